@@ -1,0 +1,1 @@
+"""Node roles: stack files (TOML) and the role-specific modules (GLD, login, ...)."""

@@ -1,0 +1,1 @@
+"""The designer GUI (pyglet) and the world-file format."""
