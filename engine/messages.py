@@ -258,10 +258,14 @@ class Message(tuple):
 
 
 def _snake(name: str) -> str:
+    """``PositionUpdate`` -> ``position_update``, ``HTTPRequest`` -> ``http_request``."""
     out = []
     for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
+        if ch.isupper() and i:
+            prev_lower = not name[i - 1].isupper()
+            next_lower = i + 1 < len(name) and name[i + 1].islower()
+            if prev_lower or next_lower:
+                out.append("_")
         out.append(ch.lower())
     return "".join(out)
 

@@ -195,6 +195,9 @@ def _compile(cls: type[Message], decoder: _Decoder) -> Callable[[list[Any], str]
         " or type(value[0]) is not int:",
         "        _arity(where, _cls, value)",
     ]
+    if any(f.type.kind not in _SIMPLE_TYPES and f.type.kind not in ("guid", "any")
+           or f.type.optional or (f.type.kind == "list" and f.type.element) for f in cls.fields):
+        lines.append("    value = value[:]  # converted fields go in a copy: the input stays as received")
     for f in cls.fields:
         i = f.index
         ft = f.type
