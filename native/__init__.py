@@ -1,0 +1,31 @@
+"""Spenefett's native C core, compiled by ``pip install`` through cffi.
+
+The C sources live beside this file (``spenefett.h`` declares everything);
+``native/_build.py`` is the cffi build script and ``native/_binding.py`` the
+only module that touches ``ffi``/``lib``. Engine code uses the typed
+functions re-exported here, or better the faces in :mod:`engine.spatial`::
+
+    import numpy as np
+    from native import find_nonfinite
+    find_nonfinite(np.zeros((4, 3), np.float32), None)   # -> -1
+"""
+
+from native._binding import (
+    CapacityError,
+    NonFiniteError,
+    aoi_update,
+    baseline_move,
+    find_nonfinite,
+    move,
+    pack_updates,
+)
+
+__all__ = [
+    "CapacityError",
+    "NonFiniteError",
+    "aoi_update",
+    "baseline_move",
+    "find_nonfinite",
+    "move",
+    "pack_updates",
+]

@@ -1,0 +1,252 @@
+"""The one module that touches cffi's ``ffi`` and ``lib``.
+
+Every function here takes numpy arrays, checks their dtype, shape,
+contiguity and writability, hands them to C with ``ffi.from_buffer`` (no
+copy), and turns the C return code into a Python exception naming the
+problem. Nothing else in the code base imports ``_spenefett_native``.
+
+>>> import numpy as np
+>>> pos = np.zeros((2, 3), np.float32)
+>>> find_nonfinite(pos, None)
+-1
+>>> pos[1, 2] = np.nan
+>>> find_nonfinite(pos, None)
+1
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+try:
+    from native._spenefett_native import ffi, lib
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "Spenefett's native core is not compiled: run `pip install -e .` (or "
+        "`python native/_build.py`) from the repository root; it needs a C compiler. "
+        f"({exc})"
+    ) from exc
+
+__all__ = [
+    "CapacityError",
+    "NonFiniteError",
+    "aoi_update",
+    "baseline_move",
+    "find_nonfinite",
+    "move",
+    "pack_updates",
+]
+
+
+class NonFiniteError(ValueError):
+    """A NaN or infinite coordinate; ``index`` is the entity slot that has it."""
+
+    def __init__(self, message: str, index: int):
+        super().__init__(message)
+        self.index = index
+
+
+class CapacityError(RuntimeError):
+    """An output buffer was too small; ``needed`` says what would have been enough."""
+
+    def __init__(self, message: str, needed: tuple[int, ...]):
+        super().__init__(message)
+        self.needed = needed
+
+
+_CTYPES = {
+    np.dtype(np.float32): "float[]",
+    np.dtype(np.float64): "double[]",
+    np.dtype(np.int32): "int32_t[]",
+    np.dtype(np.int64): "int64_t[]",
+    np.dtype(np.uint8): "uint8_t[]",
+    np.dtype(np.int8): "int8_t[]",
+    np.dtype(np.uint32): "uint32_t[]",
+    np.dtype(np.uint64): "uint64_t[]",
+}
+
+
+def _buf(name: str, a: Any, dtype: type, shape: tuple[int | None, ...], *,
+         writable: bool = False, min_len: int | None = None) -> Any:
+    """Check one array and return a C pointer to its data (no copy).
+
+    ``shape`` entries of None match any size; ``min_len`` bounds the first
+    dimension from below (for buffers that may be larger than needed).
+    """
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    want = np.dtype(dtype)
+    if a.dtype != want:
+        raise TypeError(f"{name} must have dtype {want}, got {a.dtype}")
+    if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape, strict=True)):
+        shown = tuple("*" if s is None else s for s in shape)
+        raise ValueError(f"{name} must have shape {shown}, got {a.shape}")
+    if min_len is not None and a.shape[0] < min_len:
+        raise ValueError(f"{name} must have at least {min_len} rows, got {a.shape[0]}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+    if a.size == 0:
+        # from_buffer of an empty array is fine, but keep a valid pointer anyway
+        return ffi.new(_CTYPES[want], 1)
+    return ffi.from_buffer(_CTYPES[want], a, require_writable=writable)
+
+
+def _raise(code: int, bad: int, what: str, argnames: dict[int, str] | None = None) -> None:
+    if code == lib.SP_ERR_NONFINITE:
+        raise NonFiniteError(f"{what}: entity {bad} has a NaN or infinite coordinate", bad)
+    if code == lib.SP_ERR_INDEX:
+        raise IndexError(f"{what}: index out of range at position {bad}")
+    if code == lib.SP_ERR_OFFSETS:
+        raise ValueError(f"{what}: offsets of row {bad} decrease or run past the end")
+    if code == lib.SP_ERR_ARG:
+        name = (argnames or {}).get(bad, f"argument {bad}")
+        raise ValueError(f"{what}: bad value for {name}")
+    raise RuntimeError(f"{what}: native error code {code} (at {bad})")
+
+
+def find_nonfinite(values: np.ndarray, alive: np.ndarray | None) -> int:
+    """First live row of an (n, w) float32 array holding a NaN/inf, or -1."""
+    if not isinstance(values, np.ndarray) or values.ndim != 2:
+        raise ValueError("values must be a 2-d float32 array")
+    n, w = values.shape
+    vp = _buf("values", values, np.float32, (n, w))
+    ap = ffi.NULL if alive is None else _buf("alive", alive, np.uint8, (n,))
+    return int(lib.sp_find_nonfinite(vp, n, w, ap))
+
+
+def move(pos: np.ndarray, vel: np.ndarray, alive: np.ndarray, cell: np.ndarray, n: int,
+         dt: float, max_speed: float, world: tuple[float, float, float, float, float],
+         grid: tuple[int, int], changed: np.ndarray) -> np.ndarray:
+    """Integrate rows 0..n-1 in place; return the indices whose grid cell changed.
+
+    ``world`` is (width, height, zmin, zmax, cell_size), ``grid`` (nx, ny);
+    the result is a view of ``changed`` (capacity >= n). All-or-nothing.
+    """
+    n = _count(n, pos)
+    pp = _buf("pos", pos, np.float32, (None, 3), writable=True, min_len=n)
+    vp = _buf("vel", vel, np.float32, (None, 3), writable=True, min_len=n)
+    ap = _buf("alive", alive, np.uint8, (None,), min_len=n)
+    cp = _buf("cell", cell, np.int32, (None,), writable=True, min_len=n)
+    chp = _buf("changed", changed, np.int32, (None,), writable=True, min_len=n)
+    wp = ffi.new("double[5]", [float(v) for v in world])
+    gp = ffi.new("int32_t[2]", [int(v) for v in grid])
+    bad = ffi.new("int64_t *")
+    got = lib.sp_move(pp, vp, ap, cp, n, float(dt), float(max_speed), wp, gp, chp, bad)
+    if got < 0:
+        _raise(got, bad[0], "move", {5: "dt (must be finite and >= 0)",
+                                     6: "max_speed (must be >= 0)",
+                                     7: "world (cell size > 0, grid >= 1x1, zmin <= zmax)"})
+    return changed[:got]
+
+
+def baseline_move(pos: np.ndarray, vel: np.ndarray, dt: float, max_speed: float,
+                  world: tuple[float, float, float, float]) -> None:
+    """The plain C loop (no checks, no cells): the movement benchmark's baseline."""
+    n = pos.shape[0] if isinstance(pos, np.ndarray) else 0
+    pp = _buf("pos", pos, np.float32, (n, 3), writable=True)
+    vp = _buf("vel", vel, np.float32, (n, 3), writable=True)
+    lib.sp_baseline_move(pp, vp, n, dt, max_speed, *world)
+
+
+def aoi_update(pos: np.ndarray, alive: np.ndarray, view: np.ndarray, n: int,
+               radii: np.ndarray, margins: np.ndarray, cell_size: float, grid: tuple[int, int],
+               scratch: dict[str, np.ndarray], prev: tuple[np.ndarray, np.ndarray, int],
+               new: tuple[np.ndarray, np.ndarray], enter: np.ndarray, leave: np.ndarray,
+               ) -> tuple[int, int, int]:
+    """One AOI tick in C; returns (visible total, enters, leaves).
+
+    ``scratch`` holds ``grid_start`` (nx*ny+1), ``grid_ents``, ``cell_tmp``,
+    ``stamp`` (>= n each) and ``stamp_state`` (1). ``prev`` is (offsets,
+    entities, rows), ``new`` is (offsets, entities) to fill; ``enter`` and
+    ``leave`` are (cap, 2) int32. Raises CapacityError with the sizes
+    needed when an output is too small (the previous state is untouched).
+    """
+    n = _count(n, pos)
+    nx, ny = int(grid[0]), int(grid[1])
+    k = radii.shape[0] if isinstance(radii, np.ndarray) else 0
+    prev_off, prev_ents, prev_rows = prev
+    new_off, new_ents = new
+    args = (
+        _buf("pos", pos, np.float32, (None, 3), min_len=n),
+        _buf("alive", alive, np.uint8, (None,), min_len=n),
+        _buf("view", view, np.int8, (None,), min_len=n),
+        n,
+        _buf("radii", radii, np.float64, (k,)),
+        _buf("margins", margins, np.float64, (k,)),
+        k,
+        float(cell_size),
+        ffi.new("int32_t[2]", [nx, ny]),
+        _buf("grid_start", scratch["grid_start"], np.int32, (None,), writable=True,
+             min_len=nx * ny + 1),
+        _buf("grid_ents", scratch["grid_ents"], np.int32, (None,), writable=True, min_len=n),
+        _buf("cell_tmp", scratch["cell_tmp"], np.int32, (None,), writable=True, min_len=n),
+        _buf("stamp", scratch["stamp"], np.uint32, (None,), writable=True, min_len=n),
+        _buf("stamp_state", scratch["stamp_state"], np.uint32, (1,), writable=True),
+        _buf("prev offsets", prev_off, np.int32, (None,), min_len=int(prev_rows) + 1),
+        _buf("prev entities", prev_ents, np.int32, (None,)),
+        int(prev_rows),
+        prev_ents.shape[0],
+        _buf("new offsets", new_off, np.int32, (None,), writable=True, min_len=n + 1),
+        _buf("new entities", new_ents, np.int32, (None,), writable=True),
+        new_ents.shape[0],
+        _buf("enter", enter, np.int32, (None, 2), writable=True),
+        enter.shape[0],
+        _buf("leave", leave, np.int32, (None, 2), writable=True),
+        leave.shape[0],
+    )
+    counts = ffi.new("int64_t[3]")
+    bad = ffi.new("int64_t *")
+    code = lib.sp_aoi_update(*args, counts, bad)
+    if code == lib.SP_ERR_CAPACITY:
+        needed = (int(counts[0]), int(counts[1]), int(counts[2]))
+        raise CapacityError(f"aoi_update: outputs too small, need {needed}", needed)
+    if code < 0:
+        _raise(code, bad[0], "aoi_update", {
+            3: "n", 4: "radii (must be finite and >= 0)", 5: "margins (must be finite and >= 0)",
+            7: "cell_size (must be finite and > 0)", 8: "grid (nx, ny >= 1)",
+            14: "prev rows (must be <= n)"})
+    return int(counts[0]), int(counts[1]), int(counts[2])
+
+
+def pack_updates(clients: np.ndarray, offsets: np.ndarray, entities: np.ndarray, rows: int,
+                 guids: np.ndarray, pos: np.ndarray, n: int, type_id: int,
+                 out: np.ndarray, bounds: np.ndarray) -> int:
+    """Pack every client's position-update frame into ``out``; return bytes used.
+
+    ``bounds[j]:bounds[j+1]`` of ``out`` is client j's msgpack frame.
+    Raises CapacityError(needed=(bytes,)) when ``out`` is too small.
+    """
+    n = _count(n, pos)
+    nclients = clients.shape[0] if isinstance(clients, np.ndarray) else 0
+    if not 0 <= int(rows) <= n:
+        raise ValueError(f"pack_updates: rows {rows} must lie in 0..{n}")
+    bad = ffi.new("int64_t *")
+    got = lib.sp_pack_updates(
+        _buf("clients", clients, np.int32, (nclients,)), nclients,
+        _buf("offsets", offsets, np.int32, (None,), min_len=int(rows) + 1),
+        _buf("entities", entities, np.int32, (None,)), int(rows), entities.shape[0],
+        _buf("guids", guids, np.uint64, (None,), min_len=n),
+        _buf("pos", pos, np.float32, (None, 3), min_len=n), n, int(type_id),
+        _buf("out", out, np.uint8, (None,), writable=True), out.shape[0],
+        _buf("bounds", bounds, np.int64, (None,), writable=True, min_len=nclients + 1),
+        bad,
+    )
+    if got == lib.SP_ERR_CAPACITY:
+        raise CapacityError(f"pack_updates: output too small, need {bad[0]} bytes", (int(bad[0]),))
+    if got < 0:
+        _raise(got, bad[0], "pack_updates", {9: "type_id (must be >= 0)"})
+    return int(got)
+
+
+def _count(n: int, pos: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    n = int(n)
+    limit = pos.shape[0] if isinstance(pos, np.ndarray) and pos.ndim >= 1 else 0
+    if not 0 <= n <= limit:
+        raise ValueError(f"n = {n} must lie in 0..{limit} (the rows of pos)")
+    return n

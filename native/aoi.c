@@ -1,0 +1,177 @@
+/* aoi.c -- interest management on a uniform grid, with enter/leave events.
+ *
+ * One call per tick: bucket the live entities into grid cells (a counting
+ * sort, so each cell's entities are contiguous and in index order), then for
+ * each observer scan the cells its view box covers. Last tick's row of the
+ * observer is marked in a stamp array, so "was it visible before?" (for
+ * hysteresis and for enter events) and "is it still visible?" (for leave
+ * events) are single array reads: no sorting, no hashing.
+ */
+#include "_common.h"
+
+/* Relative and absolute padding of the box query, so that rounding in the
+ * double-precision distance test can never place a visible entity in a cell
+ * just outside the box (the test itself stays exact). */
+#define SP_BOX_REL 1e-9
+#define SP_BOX_ABS 1e-6
+
+static int64_t validate(const float *pos, const uint8_t *alive, const int8_t *view, int64_t n,
+                        const double *radii, const double *margins, int32_t nclasses,
+                        double cell_size, const int32_t *grid,
+                        const int32_t *prev_off, const int32_t *prev_ents,
+                        int64_t prev_rows, int64_t prev_len, int64_t *bad)
+{
+    if (n < 0 || n > INT32_MAX - 1) { *bad = 3; return SP_ERR_ARG; }
+    if (nclasses < 0) { *bad = 6; return SP_ERR_ARG; }
+    for (int32_t k = 0; k < nclasses; k++) {
+        if (!isfinite(radii[k]) || radii[k] < 0) { *bad = 4; return SP_ERR_ARG; }
+        if (!isfinite(margins[k]) || margins[k] < 0) { *bad = 5; return SP_ERR_ARG; }
+    }
+    if (!isfinite(cell_size) || !(cell_size > 0)) { *bad = 7; return SP_ERR_ARG; }
+    if (grid[0] < 1 || grid[1] < 1 || (int64_t)grid[0] * grid[1] > INT32_MAX - 1) {
+        *bad = 8; return SP_ERR_ARG;
+    }
+    if (prev_rows < 0 || prev_rows > n || prev_len < 0) { *bad = 14; return SP_ERR_ARG; }
+    for (int64_t i = 0; i < n; i++) {
+        if (!alive[i]) continue;
+        if (!sp_finite3(pos + 3 * i)) { *bad = i; return SP_ERR_NONFINITE; }
+        if (view[i] < -1 || view[i] >= nclasses) { *bad = i; return SP_ERR_INDEX; }
+    }
+    if (prev_rows > 0 && prev_off[0] != 0) { *bad = 0; return SP_ERR_OFFSETS; }
+    for (int64_t o = 0; o < prev_rows; o++) {
+        if (prev_off[o + 1] < prev_off[o] || prev_off[o + 1] > prev_len) { *bad = o; return SP_ERR_OFFSETS; }
+    }
+    int64_t used = prev_rows > 0 ? prev_off[prev_rows] : 0;
+    for (int64_t j = 0; j < used; j++) {
+        if (prev_ents[j] < 0 || prev_ents[j] >= n) { *bad = j; return SP_ERR_INDEX; }
+    }
+    return SP_OK;
+}
+
+/* Counting sort of live entities into cells: grid_start[c] .. grid_start[c+1]
+ * indexes grid_ents, ascending entity order within each cell. */
+static void build_grid(const float *pos, const uint8_t *alive, int64_t n, double cs,
+                       int32_t nx, int32_t ny, int32_t *grid_start, int32_t *grid_ents,
+                       int32_t *cell_tmp)
+{
+    int64_t ncells = (int64_t)nx * ny;
+    memset(grid_start, 0, (size_t)(ncells + 1) * sizeof *grid_start);
+    for (int64_t i = 0; i < n; i++) {
+        if (!alive[i]) { cell_tmp[i] = -1; continue; }
+        const float *p = pos + 3 * i;
+        int32_t c = sp_axis_cell(p[1], cs, ny) * nx + sp_axis_cell(p[0], cs, nx);
+        cell_tmp[i] = c;
+        grid_start[c + 1]++;
+    }
+    for (int64_t c = 0; c < ncells; c++) grid_start[c + 1] += grid_start[c];
+    /* Fill with grid_start[c] as a moving cursor, then shift it back. */
+    for (int64_t i = 0; i < n; i++) {
+        int32_t c = cell_tmp[i];
+        if (c >= 0) grid_ents[grid_start[c]++] = (int32_t)i;
+    }
+    memmove(grid_start + 1, grid_start, (size_t)ncells * sizeof *grid_start);
+    grid_start[0] = 0;
+}
+
+int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view, int64_t n,
+                      const double *radii, const double *margins, int32_t nclasses,
+                      double cell_size, const int32_t *grid,
+                      int32_t *grid_start, int32_t *grid_ents, int32_t *cell_tmp,
+                      uint32_t *stamp, uint32_t *stamp_state,
+                      const int32_t *prev_off, const int32_t *prev_ents,
+                      int64_t prev_rows, int64_t prev_len,
+                      int32_t *new_off, int32_t *new_ents, int64_t new_cap,
+                      int32_t *enter, int64_t enter_cap, int32_t *leave, int64_t leave_cap,
+                      int64_t *counts, int64_t *bad)
+{
+    *bad = -1;
+    counts[0] = counts[1] = counts[2] = 0;
+    int64_t err = validate(pos, alive, view, n, radii, margins, nclasses, cell_size, grid,
+                           prev_off, prev_ents, prev_rows, prev_len, bad);
+    if (err) return err;
+    int32_t nx = grid[0], ny = grid[1];
+    double cs = cell_size;
+    build_grid(pos, alive, n, cs, nx, ny, grid_start, grid_ents, cell_tmp);
+
+    int64_t nvis = 0, nenter = 0, nleave = 0;
+    uint32_t s = *stamp_state;
+    new_off[0] = 0;
+    for (int64_t o = 0; o < n; o++) {
+        const int32_t *prow = prev_ents;
+        int64_t plen = 0;
+        if (o < prev_rows) {
+            prow = prev_ents + prev_off[o];
+            plen = prev_off[o + 1] - prev_off[o];
+        }
+        if (!alive[o] || view[o] < 0) {
+            /* Not (or no longer) an observer: everything it saw leaves. */
+            for (int64_t j = 0; j < plen; j++, nleave++) {
+                if (nleave < leave_cap) {
+                    leave[2 * nleave] = (int32_t)o;
+                    leave[2 * nleave + 1] = prow[j];
+                }
+            }
+            new_off[o + 1] = (int32_t)(nvis < new_cap ? nvis : new_cap);
+            continue;
+        }
+        if (s > 0xFFFFFFF0u) {
+            memset(stamp, 0, (size_t)n * sizeof *stamp);
+            s = 0;
+        }
+        uint32_t was = s + 1, kept = s + 2;
+        s += 2;
+        for (int64_t j = 0; j < plen; j++) stamp[prow[j]] = was;
+
+        int k = view[o];
+        double r = radii[k], rm = radii[k] + margins[k];
+        double r2 = r * r, rm2 = rm * rm;
+        double reach = rm + rm * SP_BOX_REL + SP_BOX_ABS;
+        double ox = pos[3 * o], oy = pos[3 * o + 1];
+        int32_t cx0 = sp_axis_cell(ox - reach, cs, nx), cx1 = sp_axis_cell(ox + reach, cs, nx);
+        int32_t cy0 = sp_axis_cell(oy - reach, cs, ny), cy1 = sp_axis_cell(oy + reach, cs, ny);
+        for (int32_t cy = cy0; cy <= cy1; cy++) {
+            const int32_t *row_start = grid_start + (int64_t)cy * nx;
+            int32_t a = row_start[cx0], b = row_start[cx1 + 1];
+            /* Cells cx0..cx1 of one grid row are contiguous in grid_ents. */
+            for (int32_t t = a; t < b; t++) {
+                int32_t e = grid_ents[t];
+                if (e == o) continue;
+                double dx = (double)pos[3 * e] - ox, dy = (double)pos[3 * e + 1] - oy;
+                double d2 = dx * dx + dy * dy;
+                uint32_t st = stamp[e];
+                if (d2 <= r2 || (d2 <= rm2 && st == was)) {
+                    if (nvis < new_cap) new_ents[nvis] = e;
+                    nvis++;
+                    if (st != was) {
+                        if (nenter < enter_cap) {
+                            enter[2 * nenter] = (int32_t)o;
+                            enter[2 * nenter + 1] = e;
+                        }
+                        nenter++;
+                    }
+                    stamp[e] = kept;
+                }
+            }
+        }
+        for (int64_t j = 0; j < plen; j++) {
+            int32_t e = prow[j];
+            if (stamp[e] == was) {
+                if (nleave < leave_cap) {
+                    leave[2 * nleave] = (int32_t)o;
+                    leave[2 * nleave + 1] = e;
+                }
+                nleave++;
+                stamp[e] = kept;  /* a duplicate in a tampered row leaves once */
+            }
+        }
+        new_off[o + 1] = (int32_t)(nvis < new_cap ? nvis : new_cap);
+    }
+    *stamp_state = s;
+    counts[0] = nvis; counts[1] = nenter; counts[2] = nleave;
+    if (nvis > new_cap || nenter > enter_cap || nleave > leave_cap) {
+        *bad = nvis;
+        return SP_ERR_CAPACITY;
+    }
+    if (nvis > INT32_MAX) { *bad = nvis; return SP_ERR_CAPACITY; }
+    return SP_OK;
+}
