@@ -49,6 +49,7 @@ class ObjectSpaceHost(Module):
     def receive(self, messages: list[Any]) -> None:
         """Messages from pipes: those for a space go to it; the rest to this module's handlers."""
         own = self.guid
+        self.spaces.tick = self.now_tick
         deliver = self.spaces.deliver
         plain: list[Any] = []
         for message in messages:

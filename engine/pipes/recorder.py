@@ -83,36 +83,40 @@ def read_recording(
     tail ends the iteration quietly unless ``strict``, in which case it
     raises RecordingError; a corrupt record always raises RecordingError.
     """
-    unpacker = msgpack.Unpacker(source, raw=False, strict_map_key=False)
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
     count = 0
+    fed = 0
+    whole = 0
     while True:
-        try:
-            item = unpacker.unpack()
-        except msgpack.OutOfData:
-            if strict and unpacker.tell() < _size(source):
-                raise RecordingError(f"recording truncated after {count} records", count) from None
-            return
-        except Exception as exc:
-            raise RecordingError(f"record {count} is corrupt: {exc}", count) from None
-        if not (type(item) is list and len(item) == 3 and type(item[0]) is int
-                and type(item[1]) is str):
-            raise RecordingError(f"record {count} is not [tick, pipe, message]", count)
-        tick, pipe, message = item
-        if decode:
+        chunk = source.read(1 << 20)
+        if chunk:
+            unpacker.feed(chunk)
+            fed += len(chunk)
+        while True:
             try:
-                (message,) = decode_values([message], registry=registry)
-            except DecodeError as exc:
-                raise RecordingError(f"record {count}: {exc}", count) from None
-        count += 1
-        yield Record(tick, pipe, message)
+                item = unpacker.unpack()
+            except msgpack.OutOfData:
+                break
+            except Exception as exc:
+                raise RecordingError(f"record {count} is corrupt: {exc}", count) from None
+            whole = unpacker.tell()  # bytes of whole records so far
+            yield _record(item, count, decode, registry)
+            count += 1
+        if not chunk:
+            if strict and whole < fed:
+                raise RecordingError(
+                    f"recording truncated after {count} records ({fed - whole} bytes left)",
+                    count)
+            return
 
 
-def _size(source: BinaryIO) -> int:
-    try:
-        here = source.tell()
-        source.seek(0, 2)
-        end = source.tell()
-        source.seek(here)
-        return end
-    except (OSError, AttributeError):
-        return -1
+def _record(item: Any, count: int, decode: bool, registry: MessageRegistry) -> Record:
+    if not (type(item) is list and len(item) == 3 and type(item[0]) is int and type(item[1]) is str):
+        raise RecordingError(f"record {count} is not [tick, pipe, message]", count)
+    tick, pipe, message = item
+    if decode:
+        try:
+            (message,) = decode_values([message], registry=registry)
+        except DecodeError as exc:
+            raise RecordingError(f"record {count}: {exc}", count) from None
+    return Record(tick, pipe, message)

@@ -1,0 +1,131 @@
+import io
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sample_messages import TMove, TTalk
+
+from engine.pipes import (
+    AllowTypes,
+    Delay,
+    DelayAll,
+    DropTypes,
+    Pipe,
+    PipeFullError,
+    Predicate,
+    Recorder,
+    RecordingError,
+    read_recording,
+)
+
+
+@given(st.lists(st.lists(st.integers(), max_size=10), max_size=10))
+def test_drains_return_everything_pushed_in_fifo_order(rounds):
+    pipe = Pipe("a", "b")
+    everything, got = [], []
+    for tick, items in enumerate(rounds):
+        for item in items:
+            pipe.push(item)
+        everything.extend(items)
+        got.extend(pipe.drain(tick))
+    assert everything == got
+    stats = pipe.stats()
+    assert (len(everything), len(everything), 0) == (stats.sent, stats.delivered, stats.depth)
+
+
+def test_a_full_pipe_raises_at_the_push_and_keeps_what_it_had():
+    pipe = Pipe("a", "b", bound=2)
+    pipe.push(1)
+    pipe.push(2)
+    with pytest.raises(PipeFullError, match="a->b is full"):
+        pipe.push(3)
+    assert [1, 2] == pipe.drain(0)
+    pipe.push(3)  # room again after a drain
+    assert [3] == pipe.drain(1)
+
+
+def test_drop_and_allow_filters():
+    pipe = Pipe("a", "b", filters=[DropTypes([TTalk])])
+    pipe.push(TTalk(1, 2, "x"))
+    pipe.push(TMove(1, 2, 0.0, 0.0, 0.0))
+    assert [TMove] == [type(m) for m in pipe.drain(0)]
+    assert 1 == pipe.stats().dropped
+    only_talk = Pipe("a", "b", filters=[AllowTypes([TTalk])])
+    only_talk.push(TMove(1, 2, 0.0, 0.0, 0.0))
+    assert [] == only_talk.drain(0)
+
+
+def test_a_filter_may_rewrite_the_message():
+    stamp = Pipe("net", "logic", filters=[lambda m: m.replace(frm=99)])
+    stamp.push(TTalk(1, 2, "hi"))
+    assert 99 == stamp.drain(0)[0].frm
+
+
+def test_delay_holds_messages_for_n_ticks_and_keeps_order():
+    tick = [0]
+    pipe = Pipe("a", "b", filters=[DelayAll(2)], now=lambda: tick[0])
+    pipe.push("first")
+    pipe.push("second")
+    assert [] == pipe.drain(0)
+    assert [] == pipe.drain(1)
+    assert ["first", "second"] == pipe.drain(2)
+    s = pipe.stats()
+    assert (2, 2, 2, 0) == (s.sent, s.delayed, s.delivered, s.depth)
+
+
+def test_delayed_messages_arrive_before_later_immediate_ones():
+    tick = [0]
+    slow_pings = Predicate(lambda m: True)
+    pipe = Pipe("a", "b", filters=[slow_pings, lambda m: Delay(1, m) if m == "slow" else m],
+                now=lambda: tick[0])
+    pipe.push("slow")
+    tick[0] = 1
+    pipe.push("fast")
+    assert ["slow", "fast"] == pipe.drain(1)
+
+
+def test_stats_track_depth_and_peak():
+    pipe = Pipe("a", "b")
+    for i in range(5):
+        pipe.push(i)
+    assert (5, 5) == (pipe.stats().depth, pipe.stats().peak_depth)
+    pipe.drain(0)
+    pipe.push(1)
+    s = pipe.stats()
+    assert (1, 5, 6, 5) == (s.depth, s.peak_depth, s.sent, s.delivered)
+
+
+def test_recorder_writes_tick_pipe_and_message_and_reads_back():
+    buf = io.BytesIO()
+    recorder = Recorder(buf)
+    pipe = Pipe("net", "logic")
+    recorder.attach(pipe)
+    pipe.push(TTalk(1, 2, "a"))
+    pipe.drain(4)
+    pipe.push(TMove(3, 4, 1.0, 2.0, 3.0))
+    pipe.push(TTalk(5, 6, "b"))
+    pipe.drain(5)
+    records = list(read_recording(io.BytesIO(buf.getvalue())))
+    assert [(4, "net->logic"), (5, "net->logic"), (5, "net->logic")] == [(r.tick, r.pipe) for r in records]
+    assert [TTalk(1, 2, "a"), TMove(3, 4, 1.0, 2.0, 3.0), TTalk(5, 6, "b")] == [r.message for r in records]
+
+
+def test_a_truncated_recording_reads_up_to_the_last_whole_record():
+    buf = io.BytesIO()
+    recorder = Recorder(buf)
+    pipe = Pipe("a", "b")
+    recorder.attach(pipe)
+    for i in range(3):
+        pipe.push(TTalk(1, 2, f"m{i}"))
+    pipe.drain(0)
+    data = buf.getvalue()
+    cut = data[:-3]
+    assert 2 == len(list(read_recording(io.BytesIO(cut))))
+    with pytest.raises(RecordingError) as info:
+        list(read_recording(io.BytesIO(cut), strict=True))
+    assert 2 == info.value.records_read
+
+
+def test_a_corrupt_recording_raises_naming_the_record():
+    with pytest.raises(RecordingError, match="record 0"):
+        list(read_recording(io.BytesIO(b"\x93\x01\xa1a\x93\xcd\x2f\x2f\x01\x02")))
