@@ -43,7 +43,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from engine.guid import Guid, WellKnown, format_guid, module_guid, node_of, space_of
+from engine.guid import Guid, GuidServer, WellKnown, format_guid, module_guid, node_of, space_of
 from engine.modules._module import Module, ModuleState
 from engine.pipes import DEFAULT_BOUND, Filter, Pipe
 
@@ -118,6 +118,8 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         self.tick = 0
         """Ticks completed; the game's clock."""
+        self.guids = GuidServer(node_id)
+        """This node's space and object ids: every module that hosts spaces allocates here."""
         self.overruns = 0
         self.skipped_ticks = 0
         self._modules: list[Module] = []
@@ -128,6 +130,7 @@ class Engine:
         self._transport: Module | None = None
         self._next_free_object = int(WellKnown.FIRST_FREE)
         self._timings: dict[str, deque[float]] = {}
+        self._tick_durations: deque[float] = deque(maxlen=_TIMING_WINDOW)
         self._stop_requested = False
         self._started = False
         self._stopped = False
@@ -311,6 +314,7 @@ class Engine:
             self._timings[module.name].append(perf() - t0)
         self.tick = tick + 1
         duration = perf() - tick_start
+        self._tick_durations.append(duration)
         for callback in self.on_tick_end:
             callback(self, duration)
         return duration
@@ -372,11 +376,22 @@ class Engine:
             log.exception("node %d: module %s failed to stop", self.node_id, module.name)
         module.state = ModuleState.SHUTDOWN
 
+    def tick_percentiles(self) -> tuple[float, float, float]:
+        """(p50, p99, max) of whole-tick durations over the recent window, in seconds."""
+        values = sorted(self._tick_durations)
+        if not values:
+            return 0.0, 0.0, 0.0
+        n = len(values)
+        return values[n // 2], values[min(n - 1, int(n * 0.99))], values[-1]
+
     def status(self) -> dict[str, Any]:
         """A JSON-able snapshot: ticks, overruns, modules, pipes."""
+        p50, p99, worst = self.tick_percentiles()
         return {
             "node": self.node_id,
             "tick": self.tick,
+            "tick_ms": {"p50": round(p50 * 1000, 3), "p99": round(p99 * 1000, 3),
+                        "max": round(worst * 1000, 3)},
             "tick_rate": self.tick_rate,
             "overruns": self.overruns,
             "skipped_ticks": self.skipped_ticks,

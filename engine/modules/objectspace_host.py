@@ -35,6 +35,7 @@ class ObjectSpaceHost(Module):
             self._spaces = ObjectSpaceManager(
                 self.node_id,
                 outbound=self.send,
+                guid_server=self.engine.guids,
                 on_space_created=self._space_created,
                 on_space_destroyed=self._space_destroyed,
             )

@@ -1,0 +1,347 @@
+"""TransportModule: messages between nodes over ZeroMQ, polled inside the tick.
+
+Every message a module sends to a Guid of another node is routed here. Each
+tick the transport
+
+1. reads every batch that arrived on its ROUTER socket (non-blocking), and
+   routes each message on to the local module or ObjectSpace it is for;
+2. sends one batch per peer (a DEALER socket per peer) of what was queued
+   for it this tick;
+3. heartbeats peers it has not sent to recently, and declares dead a peer
+   silent for ``dead_after`` seconds: watchers get ``PeerDown``, queued
+   messages and any later ones for that node go back to their senders as
+   ``DeliveryFailed``. A peer heard from again is announced with ``PeerUp``.
+
+Peers are learnt from ``Directory`` messages (the GLD sends them) or from the
+``peers`` setting (the GLD's own address, given on the command line). Time
+for heartbeats comes from the engine's clock, so tests drive it by hand.
+
+Settings: ``listen`` (zmq endpoint, default ``tcp://127.0.0.1:*``),
+``peers`` (``{node_id: endpoint}``), ``heartbeat_interval`` (s, 0.5),
+``dead_after`` (s, 3.0), ``gld_node`` (node to tell about dead peers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import zmq
+
+from engine.codec.binary import DecodeError, decode_batch, encode_batch
+from engine.control import (
+    DeliveryFailed,
+    Directory,
+    Heartbeat,
+    PeerDown,
+    PeerUp,
+    Ping,
+    Pong,
+    WatchPeers,
+)
+from engine.dispatch import handles
+from engine.engine import RoutingError
+from engine.guid import MAX_NODE, WellKnown, module_guid
+from engine.modules._module import Module
+
+_NODE_SHIFT = 48
+_MAX_FRAMES_PER_TICK = 10_000
+_MAX_BATCH_BYTES = 256 << 20
+_MAX_BATCH_MESSAGES = 2_000_000
+
+
+@attrs.define
+class _Peer:
+    node: int
+    address: str
+    socket: zmq.Socket | None = None
+    last_heard: float = 0.0
+    last_sent: float = 0.0
+    alive: bool = True
+    pending: list[Any] = attrs.Factory(list)
+    static: bool = False
+    sent_messages: int = 0
+    received_messages: int = 0
+    rtt: float | None = None
+
+
+class TransportModule(Module):
+    kind = "transport"
+    well_known = int(WellKnown.TRANSPORT)
+
+    def __init__(self, name: str, settings: Mapping[str, Any] | None = None, *, run_level: int = 0):
+        super().__init__(name, settings, run_level=run_level)
+        s = self.settings
+        self.listen = str(s.get("listen", "tcp://127.0.0.1:*"))
+        self.heartbeat_interval = float(s.get("heartbeat_interval", 0.5))
+        self.dead_after = float(s.get("dead_after", 3.0))
+        self.gld_node = int(s.get("gld_node", 1))
+        if not 0 < self.heartbeat_interval < self.dead_after:
+            raise ValueError("need 0 < heartbeat_interval < dead_after")
+        self._static_peers = {int(k): str(v) for k, v in dict(s.get("peers", {})).items()}
+        for node in self._static_peers:
+            if not 1 <= node <= MAX_NODE:
+                raise ValueError(f"peers: {node} is not a node id")
+        self.address = ""
+        """The endpoint this node listens on (known after start)."""
+        self._context: zmq.Context | None = None
+        self._router: zmq.Socket | None = None
+        self._peers: dict[int, _Peer] = {}
+        self._outgoing: dict[int, list[Any]] = {}
+        self._watchers: set[int] = set()
+        self.frames_in = 0
+        self.frames_out = 0
+        self.bad_frames = 0
+        self.undeliverable = 0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._context = zmq.Context.instance()
+        router = self._context.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.setsockopt(zmq.RCVHWM, 100_000)
+        router.bind(self.listen)
+        self._router = router
+        self.address = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+        now = self._now()
+        for node, address in self._static_peers.items():
+            self._add_peer(node, address, now, static=True)
+        self.log.info("node %d transport listening on %s", self.node_id, self.address)
+
+    def stop(self) -> None:
+        # modules later in the stack stopped first and may have queued farewells
+        for pipe in self._inbound:
+            messages = pipe.drain(self.now_tick)
+            if messages:
+                self.receive(messages)
+        self._flush(self._now())
+        for peer in self._peers.values():
+            if peer.socket is not None:
+                peer.socket.close(linger=200)
+        if self._router is not None:
+            self._router.close(linger=0)
+        self._peers.clear()
+
+    def _now(self) -> float:
+        return self.engine.clock.now()
+
+    # -- outgoing: what local modules routed here ------------------------------------------
+
+    def receive(self, messages: list[Any]) -> None:
+        nid = self.node_id
+        outgoing = self._outgoing
+        local = []
+        for m in messages:
+            node = m[1] >> _NODE_SHIFT
+            if node == nid:
+                local.append(m)
+                continue
+            queue = outgoing.get(node)
+            if queue is None:
+                queue = outgoing[node] = []
+            queue.append(m)
+        if local:
+            super().receive(local)
+
+    @handles(Directory)
+    def on_directory(self, msg: Directory) -> None:
+        now = self._now()
+        for row in msg.entries:
+            try:
+                node, _role, address, alive = int(row[0]), row[1], str(row[2]), bool(row[3])
+            except (IndexError, TypeError, ValueError):
+                self.log.warning("directory row ignored: %r", row)
+                continue
+            if node == self.node_id or not address:
+                continue
+            peer = self._peers.get(node)
+            if peer is None or peer.address != address:
+                self._add_peer(node, address, now)
+            elif not alive and peer.alive and now - peer.last_heard > self.heartbeat_interval * 2:
+                self._declare_dead(peer, "the GLD reports it dead", now)
+
+    @handles(WatchPeers)
+    def on_watch(self, msg: WatchPeers) -> None:
+        self._watchers.add(msg.frm)
+
+    @handles(Ping)
+    def on_ping(self, msg: Ping) -> None:
+        self._queue(Pong(msg.frm, self.guid, msg.serial, msg.payload))
+
+    @handles(Pong)
+    def on_pong(self, msg: Pong) -> None:
+        peer = self._peers.get(msg.frm >> _NODE_SHIFT)
+        if peer is not None and type(msg.payload) is float:
+            peer.rtt = self._now() - msg.payload
+
+    @handles(Heartbeat)
+    def on_heartbeat(self, msg: Heartbeat) -> None:
+        pass  # liveness was already noted when its frame arrived
+
+    def _queue(self, message: Any) -> None:
+        self._outgoing.setdefault(message[1] >> _NODE_SHIFT, []).append(message)
+
+    # -- the tick --------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self._now()
+        self._poll(now)
+        self._heartbeat(now)
+        self._flush(now)
+        self._check_liveness(now)
+
+    def _poll(self, now: float) -> None:
+        router = self._router
+        if router is None:
+            return
+        for _ in range(_MAX_FRAMES_PER_TICK):
+            try:
+                identity, payload = router.recv_multipart(zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                return
+            except ValueError:  # not two parts: a stranger speaking to our port
+                self.bad_frames += 1
+                continue
+            self.frames_in += 1
+            try:
+                messages = decode_batch(payload, max_bytes=_MAX_BATCH_BYTES,
+                                        max_messages=_MAX_BATCH_MESSAGES)
+            except DecodeError as exc:
+                self.bad_frames += 1
+                self.log.warning("dropped a bad batch from %r: %s", identity[:16], exc)
+                continue
+            try:
+                sender = int(identity)
+            except ValueError:
+                sender = messages[0][2] >> _NODE_SHIFT if messages else 0
+            self._heard_from(sender, now, len(messages))
+            self._deliver_locally(messages)
+
+    def _deliver_locally(self, messages: list[Any]) -> None:
+        nid = self.node_id
+        send = self.send
+        mine = self.guid
+        for m in messages:
+            to = m[1]
+            if to >> _NODE_SHIFT != nid:
+                self.undeliverable += 1
+                continue
+            if to == mine:
+                self.dispatch(m)
+                continue
+            try:
+                send(m)
+            except RoutingError as exc:
+                self.undeliverable += 1
+                self.log.warning("cannot deliver %s from another node: %s", type(m).__name__, exc)
+
+    def _heard_from(self, node: int, now: float, count: int) -> None:
+        peer = self._peers.get(node)
+        if peer is None:
+            return  # not in the directory yet; the GLD's next Directory will add it
+        peer.last_heard = now
+        peer.received_messages += count
+        if not peer.alive:
+            peer.alive = True
+            self.log.info("node %d is back", node)
+            self._tell_watchers(lambda w: PeerUp(w, self.guid, node))
+
+    def _heartbeat(self, now: float) -> None:
+        for peer in self._peers.values():
+            if now - peer.last_sent >= self.heartbeat_interval and peer.node not in self._outgoing:
+                self._outgoing[peer.node] = [Heartbeat(module_guid(peer.node, WellKnown.TRANSPORT),
+                                                       self.guid, now)]
+
+    def _flush(self, now: float) -> None:
+        if not self._outgoing:
+            return
+        outgoing, self._outgoing = self._outgoing, {}
+        for node, messages in outgoing.items():
+            peer = self._peers.get(node)
+            if peer is None:
+                self._fail(messages, f"node {node} is not in the directory")
+                continue
+            if not peer.alive:
+                self._fail([m for m in messages if type(m) is not Heartbeat],
+                           f"node {node} is dead (silent for over {self.dead_after:g} s)")
+                continue
+            if peer.pending:
+                messages = peer.pending + messages
+                peer.pending = []
+            try:
+                peer.socket.send(encode_batch(messages), zmq.NOBLOCK)  # type: ignore[union-attr]
+            except zmq.Again:
+                # not connected yet, or its queue is full: keep them until it is declared dead
+                peer.pending = [m for m in messages if type(m) is not Heartbeat]
+                continue
+            peer.last_sent = now
+            peer.sent_messages += len(messages)
+            self.frames_out += 1
+
+    def _check_liveness(self, now: float) -> None:
+        for peer in self._peers.values():
+            if peer.alive and now - peer.last_heard > self.dead_after:
+                self._declare_dead(peer, f"silent for {now - peer.last_heard:.1f} s", now)
+
+    def _declare_dead(self, peer: _Peer, reason: str, now: float) -> None:
+        peer.alive = False
+        self.log.warning("node %d declared dead: %s", peer.node, reason)
+        pending, peer.pending = peer.pending, []
+        self._fail(pending, f"node {peer.node} is dead ({reason})")
+        node = peer.node
+        self._tell_watchers(lambda w: PeerDown(w, self.guid, node, reason))
+        if self.node_id != self.gld_node and node != self.gld_node and self.gld_node in self._peers:
+            self._queue(PeerDown(module_guid(self.gld_node, WellKnown.GLD), self.guid, node, reason))
+
+    def _fail(self, messages: list[Any], reason: str) -> None:
+        """Tell each local sender its message could not be delivered."""
+        for m in messages:
+            self.undeliverable += 1
+            sender = m[2]
+            if sender >> _NODE_SHIFT != self.node_id or sender == self.guid or type(m) is DeliveryFailed:
+                continue
+            try:
+                self.send(DeliveryFailed(sender, self.guid, m[1], m[0], reason))
+            except RoutingError as exc:
+                self.log.warning("could not tell %s of a failed delivery: %s", sender, exc)
+
+    def _tell_watchers(self, make: Any) -> None:
+        for watcher in list(self._watchers):
+            try:
+                self.send(make(watcher))
+            except RoutingError as exc:
+                self.log.warning("cannot reach watcher: %s", exc)
+
+    def _add_peer(self, node: int, address: str, now: float, static: bool = False) -> None:
+        old = self._peers.get(node)
+        if old is not None and old.socket is not None:
+            old.socket.close(linger=0)
+        assert self._context is not None
+        sock = self._context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.IDENTITY, str(self.node_id).encode())
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 10_000)
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        sock.connect(address)
+        peer = _Peer(node=node, address=address, socket=sock, last_heard=now, static=static)
+        if old is not None:
+            peer.pending = old.pending
+        self._peers[node] = peer
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def peers(self) -> dict[int, dict[str, Any]]:
+        now = self._now()
+        return {p.node: {"address": p.address, "alive": p.alive,
+                         "silent_for": round(now - p.last_heard, 3), "sent": p.sent_messages,
+                         "received": p.received_messages, "rtt": p.rtt}
+                for p in self._peers.values()}
+
+    def status(self) -> dict[str, Any]:
+        out = super().status()
+        out.update(address=self.address, frames_in=self.frames_in, frames_out=self.frames_out,
+                   bad_frames=self.bad_frames, undeliverable=self.undeliverable,
+                   peers={str(k): v for k, v in self.peers().items()})
+        return out
