@@ -1,0 +1,151 @@
+"""Interest management in C equals the pure-Python reference on random worlds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from native_strategies import positions, worlds
+
+from engine.spatial import InterestGrid, NonFiniteError, SpatialTable, WorldConfig, reference
+
+
+def _table(cfg, pos, alive, view) -> SpatialTable:
+    """A table whose slot i holds entity i (Guid i + 1), then alive/view forced."""
+    table = SpatialTable(cfg, capacity=max(16, pos.shape[0]))
+    for i, p in enumerate(pos.tolist()):
+        table.add(i + 1, (0.0, 0.0, 0.0), view_class=None)
+        table.begin_tick()
+        table.pos[i] = p
+    n = pos.shape[0]
+    table.alive[:n] = alive
+    table.view[:n] = view
+    return table
+
+
+def _rows(aoi: InterestGrid) -> list[list[int]]:
+    off, ents = aoi.csr()
+    return [ents[off[o]: off[o + 1]].tolist() for o in range(aoi.rows)]
+
+
+def _pairs(a: np.ndarray) -> list[tuple[int, int]]:
+    return [tuple(p) for p in a.tolist()]
+
+
+@st.composite
+def ticks(draw):
+    """A world and a few later position sets (small steps, some jumps)."""
+    cfg, pos, alive, view = draw(worlds())
+    n = pos.shape[0]
+    frames = [pos]
+    for _ in range(draw(st.integers(1, 4))):
+        if draw(st.booleans()):
+            step = draw(st.sampled_from([0.5, 2.5, 5.0]))
+            jitter = np.array(draw(st.lists(st.floats(-step, step, width=32), min_size=3 * n,
+                                            max_size=3 * n)), np.float32).reshape(n, 3)
+            frames.append((frames[-1] + jitter).astype(np.float32))
+        else:
+            frames.append(draw(positions(cfg, n)))
+    return cfg, frames, alive, view
+
+
+@settings(max_examples=200, deadline=None)
+@given(ticks())
+def test_aoi_matches_reference_tick_after_tick(world):
+    cfg, frames, alive, view = world
+    table = _table(cfg, frames[0], alive, view)
+    aoi = InterestGrid(cfg)
+    prev: list[list[int]] = []
+    for pos in frames:
+        table.pos[: pos.shape[0]] = pos
+        rows, enter, leave = reference.aoi_update(pos.tolist(), alive.tolist(), view.tolist(),
+                                                  cfg.view_radii, cfg.margins, cfg.cell_size,
+                                                  cfg.grid, prev)
+        events = aoi.update(table)
+        assert rows == _rows(aoi)
+        assert enter == _pairs(events.enter)
+        assert leave == _pairs(events.leave)
+        brute = reference.brute_force_views(pos.tolist(), alive.tolist(), view.tolist(),
+                                            cfg.view_radii, cfg.margins, prev)
+        assert brute == [set(r) for r in rows]
+        prev = rows
+
+
+@settings(max_examples=100, deadline=None)
+@given(ticks(), st.data())
+def test_nonfinite_position_is_rejected_with_its_guid(world, data):
+    cfg, frames, alive, view = world
+    n = frames[0].shape[0]
+    if n == 0:
+        return
+    table = _table(cfg, frames[0], alive, view)
+    aoi = InterestGrid(cfg)
+    aoi.update(table)
+    before = _rows(aoi)
+    i = data.draw(st.integers(0, n - 1))
+    table.alive[i] = 1
+    table.pos[i, data.draw(st.integers(0, 1))] = data.draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    expected = reference.find_nonfinite(table.pos[:n].tolist(), table.alive[:n].tolist())
+    with pytest.raises(NonFiniteError, match=rf"entity 0:0:{expected + 1} \(slot {expected}\)"):
+        aoi.update(table)
+    assert before == _rows(aoi)   # the state is untouched
+
+
+def test_hysteresis_border_does_not_flicker():
+    cfg = WorldConfig(view_radii=(50,), margins=(5,), cell_size=16)
+    table = _table(cfg, np.array([[100, 100, 0], [152, 100, 0]], np.float32),
+                   np.array([1, 1], np.uint8), np.array([0, -1], np.int8))
+    aoi = InterestGrid(cfg)
+    assert [] == aoi.update(table).enter.tolist()          # 52 > 50: not yet
+    table.pos[1, 0] = 150.0
+    assert [[0, 1]] == aoi.update(table).enter.tolist()    # exactly on the radius: enters
+    for x in (152.0, 154.9, 155.0, 151.0):                 # inside the margin: stays
+        table.pos[1, 0] = x
+        events = aoi.update(table)
+        assert ([], []) == (events.enter.tolist(), events.leave.tolist())
+    table.pos[1, 0] = 155.01
+    assert [[0, 1]] == aoi.update(table).leave.tolist()    # beyond radius + margin: leaves
+    table.pos[1, 0] = 152.0
+    assert [] == aoi.update(table).enter.tolist()          # and needs the radius to come back
+
+
+def test_radius_classes_and_non_observers():
+    cfg = WorldConfig(view_radii=(50, 150), margins=(0, 0), cell_size=32)
+    pos = np.array([[0, 0, 0], [100, 0, 0], [200, 0, 0]], np.float32)
+    table = _table(cfg, pos, np.ones(3, np.uint8), np.array([0, 1, -1], np.int8))
+    aoi = InterestGrid(cfg)
+    events = aoi.update(table)
+    assert [[1, 0], [1, 2]] == events.enter.tolist()
+    assert ([], [0, 2], []) == tuple(sorted(aoi.visible(o).tolist()) for o in range(3))
+
+
+def test_zero_and_one_entity():
+    cfg = WorldConfig()
+    aoi = InterestGrid(cfg)
+    empty = SpatialTable(cfg)
+    assert (0, 0) == (len(aoi.update(empty).enter), aoi.pairs())
+    one = _table(cfg, np.array([[5, 5, 5]], np.float32), np.ones(1, np.uint8), np.zeros(1, np.int8))
+    assert (0, 0) == (len(aoi.update(one).enter), aoi.pairs())
+
+
+def test_everyone_in_one_cell_sees_everyone():
+    cfg = WorldConfig(cell_size=64, view_radii=(10,))
+    n = 300
+    rng = np.random.default_rng(1)
+    pos = np.zeros((n, 3), np.float32)
+    pos[:, :2] = rng.uniform(0, 5, (n, 2))
+    table = _table(cfg, pos, np.ones(n, np.uint8), np.zeros(n, np.int8))
+    aoi = InterestGrid(cfg)
+    assert n * (n - 1) == len(aoi.update(table).enter)
+    assert n * (n - 1) == aoi.pairs()
+
+
+def test_world_bounds_and_outside_points():
+    cfg = WorldConfig(width=100, height=100, cell_size=10, view_radii=(15,), margins=(0,))
+    pos = np.array([[0, 0, 0], [100, 100, 0], [-30, -30, 0], [130, 130, 0], [0, 10, 0], [100, 90, 0]],
+                   np.float32)
+    table = _table(cfg, pos, np.ones(6, np.uint8), np.zeros(6, np.int8))
+    aoi = InterestGrid(cfg)
+    aoi.update(table)
+    assert [[4], [5], [], [], [0], [1]] == [sorted(aoi.visible(o).tolist()) for o in range(6)]
