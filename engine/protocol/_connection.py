@@ -15,6 +15,7 @@ from engine.protocol._events import (
     Event,
     HandshakeReceived,
     MessagesReceived,
+    _Sentinel,
 )
 from engine.protocol._frames import (
     HEADER_SIZE,
@@ -64,7 +65,7 @@ class Connection:
         self._buffer = bytearray()
         self._frames: deque[tuple[FrameType, bytes] | ProtocolError] = deque()
         self._arrivals: deque[float] = deque()  # times of the last frames, for the rate limit
-        self._broken = False  # a framing error is queued: read nothing more
+        self._broken = False  # a framing error or a CLOSE is queued: read nothing more
         self._eof = False
         self._error: ProtocolError | None = None
         self._closed: ConnectionClosed | None = None
@@ -95,7 +96,7 @@ class Connection:
         if not data:
             self._eof = True
             return
-        if self._broken or self._closed is not None or self._error is not None:
+        if self._broken or self._error is not None:
             return  # nothing more is read from a peer that broke a rule or closed
         self._buffer += data
         self._cut_frames(now)
@@ -125,6 +126,10 @@ class Connection:
                 self._break(f"too many frames: more than {limits.max_frames_per_second} in one second")
                 return
             self._frames.append((frame_type, payload))
+            if frame_type is FrameType.CLOSE:  # the peer's last frame: ignore what follows
+                self._broken = True
+                buffer.clear()
+                return
         del buffer[:pos]
 
     def _admit(self, now: float) -> bool:
@@ -141,7 +146,7 @@ class Connection:
         self._broken = True
         self._buffer.clear()
 
-    def next_event(self) -> Event | Literal[NEED_DATA]:  # type: ignore[valid-type]
+    def next_event(self) -> Event | Literal[_Sentinel.NEED_DATA]:
         """The next event from the peer, or NEED_DATA; raises ProtocolError if the peer broke a rule."""
         if self._error is not None:
             raise self._error
