@@ -10,6 +10,7 @@ Plain values print as Bach text and parse back::
     [69, 24.8, "bar"]           a list
     {name: "foo", height: 5.4}  a map; keys are bare identifiers, "strings" or ints
     {"pig"}                     a brace of bare values: read as the list ["pig"]
+    {}                          the empty map
 
 Whitespace and newlines may stand between any two tokens, ``#`` starts a
 comment that runs to the end of the line, and a list or map may end with a
