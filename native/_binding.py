@@ -81,7 +81,8 @@ def _buf(name: str, a: Any, dtype: type, shape: tuple[int | None, ...], *,
     if a.dtype != want:
         raise TypeError(f"{name} must have dtype {want}, got {a.dtype}")
     if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape, strict=True)):
-        shown = tuple("*" if s is None else s for s in shape)
+        shown = ", ".join("*" if s is None else str(s) for s in shape)
+        shown = f"({shown},)" if len(shape) == 1 else f"({shown})"
         raise ValueError(f"{name} must have shape {shown}, got {a.shape}")
     if min_len is not None and a.shape[0] < min_len:
         raise ValueError(f"{name} must have at least {min_len} rows, got {a.shape[0]}")

@@ -54,8 +54,10 @@ class _Pending:
 class SpatialTable:
     """Slots of entity state in float32 arrays, with queued structural changes."""
 
-    def __init__(self, config: WorldConfig, capacity: int = 1024):
+    def __init__(self, config: WorldConfig, capacity: int = 1024, compact_min: int | None = None):
+        """``compact_min``: free slots tolerated before a compaction (default: 32 or n/8)."""
         self.config = config
+        self.compact_min = compact_min
         capacity = max(16, int(capacity))
         self.pos = np.zeros((capacity, 3), np.float32)
         self.vel = np.zeros((capacity, 3), np.float32)
@@ -187,7 +189,8 @@ class SpatialTable:
         self._dying.clear()
 
     def _fragmented(self) -> bool:
-        return len(self._free) > max(32, self.n // 8)
+        limit = max(32, self.n // 8) if self.compact_min is None else self.compact_min
+        return len(self._free) > limit
 
     def _place(self, guid: int, p: _Pending) -> None:
         if self._free:

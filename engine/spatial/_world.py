@@ -38,9 +38,9 @@ class TickResult:
 class SpatialWorld:
     """The spatial side of one region: positions, views and update frames."""
 
-    def __init__(self, config: WorldConfig, capacity: int = 1024):
+    def __init__(self, config: WorldConfig, capacity: int = 1024, compact_min: int | None = None):
         self.config = config
-        self.table = SpatialTable(config, capacity)
+        self.table = SpatialTable(config, capacity, compact_min)
         self.aoi = InterestGrid(config)
         self.packer = UpdatePacker()
 
