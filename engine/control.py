@@ -107,12 +107,12 @@ class Goodbye(Message, type_id=214):
 
 class Ping(Message, type_id=215):
     serial: int
-    payload: Any = None
+    data: Any = None
 
 
 class Pong(Message, type_id=216):
     serial: int
-    payload: Any = None
+    data: Any = None
 
 
 class NodeDied(Message, type_id=217):

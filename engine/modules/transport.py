@@ -18,7 +18,7 @@ for heartbeats comes from the engine's clock, so tests drive it by hand.
 
 Settings: ``listen`` (zmq endpoint, default ``tcp://127.0.0.1:*``),
 ``peers`` (``{node_id: endpoint}``), ``heartbeat_interval`` (s, 0.5),
-``dead_after`` (s, 3.0), ``gld_node`` (node to tell about dead peers).
+``dead_after`` (s, 2.5: a killed node is reported within 3 s), ``gld_node`` (node to tell about dead peers).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class TransportModule(Module):
         s = self.settings
         self.listen = str(s.get("listen", "tcp://127.0.0.1:*"))
         self.heartbeat_interval = float(s.get("heartbeat_interval", 0.5))
-        self.dead_after = float(s.get("dead_after", 3.0))
+        self.dead_after = float(s.get("dead_after", 2.5))
         self.gld_node = int(s.get("gld_node", 1))
         if not 0 < self.heartbeat_interval < self.dead_after:
             raise ValueError("need 0 < heartbeat_interval < dead_after")
@@ -168,13 +168,13 @@ class TransportModule(Module):
 
     @handles(Ping)
     def on_ping(self, msg: Ping) -> None:
-        self._queue(Pong(msg.frm, self.guid, msg.serial, msg.payload))
+        self._queue(Pong(msg.frm, self.guid, msg.serial, msg.data))
 
     @handles(Pong)
     def on_pong(self, msg: Pong) -> None:
         peer = self._peers.get(msg.frm >> _NODE_SHIFT)
-        if peer is not None and type(msg.payload) is float:
-            peer.rtt = self._now() - msg.payload
+        if peer is not None and type(msg.data) is float:
+            peer.rtt = self._now() - msg.data
 
     @handles(Heartbeat)
     def on_heartbeat(self, msg: Heartbeat) -> None:

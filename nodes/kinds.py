@@ -1,0 +1,23 @@
+"""The module and filter kinds that stack files may name, for every role.
+
+The node runner hands these tables to :mod:`engine.stack`; nothing is
+imported from a string in a stack file.
+"""
+
+from __future__ import annotations
+
+from engine.modules.agent import NodeAgent
+from engine.modules.transport import TransportModule
+from engine.stack import FilterFactory, ModuleFactory, default_filter_kinds, default_module_kinds
+from nodes.gld import GLDModule
+
+
+def module_kinds() -> dict[str, ModuleFactory]:
+    kinds = default_module_kinds()
+    for cls in (TransportModule, NodeAgent, GLDModule):
+        kinds[cls.kind] = cls
+    return kinds
+
+
+def filter_kinds() -> dict[str, FilterFactory]:
+    return default_filter_kinds()

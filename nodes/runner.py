@@ -1,0 +1,139 @@
+"""Build one node from its stack file and run it: ``spenefett node ROLE --id N``.
+
+The runner fills in what only it knows: where this node's transport
+listens, where the GLD is, and the role and address the node's agent
+announces. Ports given as 0 are resolved to free ones before the engine is
+built, so the agent can announce them.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.engine import Engine
+from engine.guid import NodeKind, kind_of_node
+from engine.stack import StackError, StackSpec, build_engine, load_stack
+from nodes.kinds import filter_kinds, module_kinds
+
+ROLES = ("gld", "gamelogic", "ai", "physics", "persistence", "login", "client")
+"""Every node role; each has ``nodes/<role>.toml``."""
+
+ROLE_KINDS = {
+    "gld": NodeKind.GLD, "login": NodeKind.LOGIN, "persistence": NodeKind.PERSISTENCE,
+    "gamelogic": NodeKind.GAMELOGIC, "ai": NodeKind.AI, "physics": NodeKind.PHYSICS,
+    "client": NodeKind.CLIENT, "tool": NodeKind.TOOL,
+}
+DEFAULT_GLD_ADDRESS = "tcp://127.0.0.1:7100"
+DEFAULT_GLD_NODE = 1
+STACK_DIR = Path(__file__).resolve().parent
+
+log = logging.getLogger("spenefett.node")
+
+
+class NodeConfigError(ValueError):
+    """A node cannot be started as asked (unknown role, id out of its range, bad stack)."""
+
+
+def stack_path(role: str) -> Path:
+    return STACK_DIR / f"{role}.toml"
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free now (bound and released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(
+    role: str,
+    node_id: int,
+    *,
+    stack: str | Path | None = None,
+    gld: str = DEFAULT_GLD_ADDRESS,
+    listen: str | None = None,
+    gld_node: int = DEFAULT_GLD_NODE,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> StackSpec:
+    """Check the role and id, load the stack and fill in addresses; nothing starts yet."""
+    if role not in ROLE_KINDS:
+        raise NodeConfigError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+    try:
+        actual = kind_of_node(node_id)
+    except ValueError as exc:
+        raise NodeConfigError(str(exc)) from None
+    wanted = ROLE_KINDS[role]
+    if actual is not wanted:
+        raise NodeConfigError(f"node id {node_id} is a {actual.name.lower()} id; a {role} node takes "
+                              f"an id in {wanted.first}..{wanted.last}")
+    path = Path(stack) if stack else stack_path(role)
+    try:
+        spec = load_stack(path, module_kinds=module_kinds(), filter_kinds=filter_kinds())
+    except StackError as exc:
+        raise NodeConfigError(str(exc)) from None
+    if listen is None:
+        listen = gld if role == "gld" else f"tcp://127.0.0.1:{free_tcp_port()}"
+    extra: dict[str, Any] = {}
+    for m in spec.modules:
+        settings = m.settings
+        settings.update((overrides or {}).get(m.name, {}))
+        if m.kind == "transport":
+            settings.setdefault("listen", listen)
+            settings.setdefault("gld_node", gld_node)
+            if role != "gld":
+                settings.setdefault("peers", {str(gld_node): gld})
+        elif m.kind == "network":
+            if int(settings.get("port", 0)) == 0:
+                settings["port"] = free_tcp_port()
+            extra["clients"] = f"{settings.get('host', '127.0.0.1')}:{settings['port']}"
+    for m in spec.modules:
+        if m.kind == "agent":
+            m.settings.setdefault("role", role)
+            m.settings.setdefault("address", _transport_listen(spec) or listen)
+            m.settings.setdefault("gld_node", gld_node)
+            m.settings.setdefault("extra", extra)
+    return spec
+
+
+def _transport_listen(spec: StackSpec) -> str | None:
+    for m in spec.modules:
+        if m.kind == "transport":
+            return str(m.settings.get("listen"))
+    return None
+
+
+def build(spec: StackSpec, node_id: int, *, seed: int | None = None) -> Engine:
+    try:
+        return build_engine(spec, node_id, module_kinds=module_kinds(), filter_kinds=filter_kinds(),
+                            seed=seed)
+    except StackError as exc:
+        raise NodeConfigError(str(exc)) from None
+
+
+def run_node(role: str, node_id: int, **kwargs: Any) -> int:
+    """Prepare, build and run a node until SIGINT/SIGTERM; returns the exit status."""
+    try:
+        spec = prepare(role, node_id, **kwargs)
+        engine = build(spec, node_id)
+    except NodeConfigError as exc:
+        print(f"spenefett node: {exc}", file=sys.stderr)
+        return 2
+    address = _transport_listen(spec)
+    clients = next((m.settings.get("port") for m in spec.modules if m.kind == "network"), None)
+    try:
+        engine.start()
+    except Exception as exc:
+        print(f"spenefett node: {role} {node_id} failed to start: {exc}", file=sys.stderr)
+        return 1
+    line = f"node {role} {node_id} ready transport={address}"
+    if clients:
+        line += f" clients=127.0.0.1:{clients}"
+    print(line, flush=True)
+    engine.run(handle_signals=True)
+    print(f"node {role} {node_id} stopped after {engine.tick} ticks", flush=True)
+    return 0
