@@ -13,8 +13,9 @@ at 1000. Every node understands them whatever its role.
 - ``DeliveryFailed``: a message could not reach its node; goes back to
   the sender with the reason.
 - ``StatusRequest`` / ``StatusReply``: any node's health on demand.
-- ``Relay``: the GLD forwards the carried message to its ``to`` node (for
-  a gamelogic node that does not yet know where the addressee lives).
+- ``Relay`` / ``Forwarded``: the GLD forwards an encoded message to the
+  transport of its target node (for a gamelogic node that does not know
+  where the addressee lives); only that node needs the message's class.
 - ``ChatJoin`` / ``ChatLeave`` / ``ChatSay`` / ``ChatHeard``: global chat
   channels, distributed by the GLD.
 - ``Goodbye``: a node stopping cleanly tells the GLD so it is not counted dead.
@@ -76,7 +77,20 @@ class StatusReply(Message, type_id=208):
 
 
 class Relay(Message, type_id=209):
-    message: Message
+    """Ask the GLD to deliver ``message`` (one encoded message) to the node of ``target``.
+
+    The message travels as bytes so the GLD needs no game message classes;
+    the target node's transport decodes it.
+    """
+
+    target: Guid
+    message: bytes
+
+
+class Forwarded(Message, type_id=218):
+    """The GLD handing a relayed message to the transport of the target node."""
+
+    message: bytes
 
 
 class ChatJoin(Message, type_id=210):

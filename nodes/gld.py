@@ -6,8 +6,9 @@
   each other and then talk directly. A node its transport declares dead
   (``PeerDown``) is marked dead and the others are told (``NodeDied``); a
   node that says ``Goodbye`` leaves the directory.
-- **Relay.** ``Relay(message)`` is forwarded to ``message.to``: a gamelogic
-  node that does not know where an addressee lives sends through the GLD.
+- **Relay.** ``Relay(target, message)`` is forwarded to the transport of the
+  target's node, which decodes and delivers it: a gamelogic node that does
+  not know where an addressee lives sends through the GLD.
 - **Global chat.** ``ChatJoin``/``ChatLeave`` keep channel membership;
   ``ChatSay`` is fanned out to every listener as ``ChatHeard``.
 - **Status.** ``StatusRequest`` to the GLD answers with the directory.
@@ -29,6 +30,7 @@ from engine.control import (
     ChatLeave,
     ChatSay,
     Directory,
+    Forwarded,
     Goodbye,
     NodeDied,
     NodeHello,
@@ -136,7 +138,8 @@ class GLDModule(Module):
     @handles(Relay)
     def on_relay(self, msg: Relay) -> None:
         self.relayed += 1
-        self._send(msg.message)
+        transport = module_guid(node_of(msg.target), WellKnown.TRANSPORT)
+        self._send(Forwarded(transport, self.guid, msg.message))
 
     @handles(ChatJoin)
     def on_chat_join(self, msg: ChatJoin) -> None:

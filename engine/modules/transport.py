@@ -29,10 +29,11 @@ from typing import Any
 import attrs
 import zmq
 
-from engine.codec.binary import DecodeError, decode_batch, encode_batch
+from engine.codec.binary import DecodeError, decode, decode_batch, encode_batch
 from engine.control import (
     DeliveryFailed,
     Directory,
+    Forwarded,
     Heartbeat,
     PeerDown,
     PeerUp,
@@ -57,7 +58,7 @@ class _Peer:
     address: str
     socket: zmq.Socket | None = None
     last_heard: float = 0.0
-    last_sent: float = 0.0
+    last_sent: float = float("-inf")
     alive: bool = True
     pending: list[Any] = attrs.Factory(list)
     static: bool = False
@@ -89,6 +90,8 @@ class TransportModule(Module):
         self._router: zmq.Socket | None = None
         self._peers: dict[int, _Peer] = {}
         self._outgoing: dict[int, list[Any]] = {}
+        self._unknown: dict[int, tuple[float, list[Any]]] = {}
+        """Messages for nodes not in the directory yet, held up to ``dead_after`` seconds."""
         self._watchers: set[int] = set()
         self.frames_in = 0
         self.frames_out = 0
@@ -176,6 +179,16 @@ class TransportModule(Module):
         if peer is not None and type(msg.data) is float:
             peer.rtt = self._now() - msg.data
 
+    @handles(Forwarded)
+    def on_forwarded(self, msg: Forwarded) -> None:
+        try:
+            inner = decode(msg.message)
+        except DecodeError as exc:
+            self.bad_frames += 1
+            self.log.warning("dropped a forwarded message: %s", exc)
+            return
+        self._deliver_locally([inner])
+
     @handles(Heartbeat)
     def on_heartbeat(self, msg: Heartbeat) -> None:
         pass  # liveness was already noted when its frame arrived
@@ -261,7 +274,9 @@ class TransportModule(Module):
         for node, messages in outgoing.items():
             peer = self._peers.get(node)
             if peer is None:
-                self._fail(messages, f"node {node} is not in the directory")
+                first, held = self._unknown.get(node, (now, []))
+                held.extend(m for m in messages if type(m) is not Heartbeat)
+                self._unknown[node] = (first, held)
                 continue
             if not peer.alive:
                 self._fail([m for m in messages if type(m) is not Heartbeat],
@@ -281,6 +296,10 @@ class TransportModule(Module):
             self.frames_out += 1
 
     def _check_liveness(self, now: float) -> None:
+        for node, (first, held) in list(self._unknown.items()):
+            if now - first > self.dead_after:
+                del self._unknown[node]
+                self._fail(held, f"node {node} is not in the directory")
         for peer in self._peers.values():
             if peer.alive and now - peer.last_heard > self.dead_after:
                 self._declare_dead(peer, f"silent for {now - peer.last_heard:.1f} s", now)
@@ -328,6 +347,8 @@ class TransportModule(Module):
         peer = _Peer(node=node, address=address, socket=sock, last_heard=now, static=static)
         if old is not None:
             peer.pending = old.pending
+        if node in self._unknown:
+            peer.pending.extend(self._unknown.pop(node)[1])
         self._peers[node] = peer
 
     # -- reading ---------------------------------------------------------------------------
