@@ -1,0 +1,627 @@
+"""NetworkModule: the server's TCP edge for player clients, polled inside the tick.
+
+One module serves every client with non-blocking sockets and one poller,
+all inside ``tick()``: no thread per client. The sans-IO
+:class:`~engine.protocol.Connection` does all framing; this module only
+moves bytes between sockets and those objects. Each tick it
+
+1. accepts new connections (up to ``accept_per_tick``);
+2. reads what every readable socket has (bounded per client), turns it into
+   protocol events and pushes each client message, with ``frm`` stamped to
+   the connection Guid, onto the pipe to ``deliver_to``;
+3. writes one frame per client holding everything the node sent to that
+   client's connection Guid this tick; what the kernel does not take waits
+   in a per-client buffer, and a client whose buffer passes
+   ``send_buffer_limit`` (it stopped reading) is dropped with a reason;
+4. closes clients that never finished their handshake or went silent
+   (``handshake_timeout``, ``idle_timeout``; clients send an empty MESSAGES
+   frame as keepalive).
+
+A client that breaks any rule is closed with a logged reason (sent to it in
+a close frame when possible) and nothing else is affected.
+
+Connection Guids live in one ObjectSpace the module hosts, so anything on
+the node reaches a client by sending to its Guid. ``BindClient`` and
+``Disconnect`` sent to a connection Guid are for the module itself.
+
+The pipe to ``deliver_to`` should carry a :class:`ClientFilter`: it drops
+the message types a client may not send and rewrites ``frm`` from the
+connection Guid to the entity the connection controls::
+
+    engine.add_module(NetworkModule("net", {"port": 7000, "deliver_to": "logic"}))
+    engine.add_module(logic)
+    engine.connect("net", "logic", filters=[ClientFilter(allow=[Move, Say])])
+    engine.connect("logic", "net")
+
+Settings: ``host`` (127.0.0.1), ``port`` (0: ephemeral; the bound port is
+``self.port`` after start), ``deliver_to`` (required), ``max_frame_bytes``,
+``max_messages_per_frame``, ``max_frames_per_second`` (the protocol
+limits), ``max_messages_per_tick`` (from one client), ``send_buffer_limit``
+(bytes, 1 MiB), ``max_clients`` (10000), ``accept_per_tick`` (128),
+``handshake_timeout`` (5 s), ``idle_timeout`` (10 s), ``close_linger``
+(2 s to flush a close frame), ``socket_send_buffer`` (SO_SNDBUF, 0 = the
+kernel's default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from engine.codec.binary import EncodeError
+from engine.guid import WellKnown, format_guid
+from engine.messages import REGISTRY, Message, MessageRegistry
+from engine.modules._module import Module
+from engine.modules.network_messages import (
+    BindClient,
+    ClientConnected,
+    ClientDisconnected,
+    ConnectionLost,
+    Disconnect,
+    Welcome,
+)
+from engine.pipes import PipeFullError
+from engine.protocol import (
+    NEED_DATA,
+    Connection,
+    HandshakeReceived,
+    Limits,
+    MessagesReceived,
+    ProtocolError,
+    Role,
+)
+
+__all__ = [
+    "BindClient",
+    "ClientConnected",
+    "ClientDisconnected",
+    "ClientFilter",
+    "ConnectionLost",
+    "Disconnect",
+    "NetworkModule",
+    "Welcome",
+]
+
+_tuple_new = tuple.__new__
+_READ_CHUNK = 256 * 1024
+_SWEEP_INTERVAL = 0.25  # seconds between timeout sweeps
+_RECENT_CLOSES = 256
+_BIND = BindClient.type_id
+_DISCONNECT = Disconnect.type_id
+_IN = select.POLLIN
+_ERR = select.POLLERR | select.POLLHUP
+
+log = logging.getLogger("spenefett.network")
+
+
+class ClientFilter:
+    """Pipe filter for network -> gamelogic: only allowed types, ``frm`` = the controlled entity.
+
+    ``allow`` holds message classes or type ids a client may send. The
+    network module calls :meth:`bind` at start so the filter can read its
+    connection -> controlled-Guid table and recognise the module's own
+    messages (ClientConnected, ClientDisconnected), which always pass.
+    Stack files name it ``{ kind = "client", allow = [1001, 1002] }``.
+    """
+
+    def __init__(self, allow: Iterable[type[Message] | int]):
+        ids = set()
+        for a in allow:
+            tid = a.type_id if isinstance(a, type) and issubclass(a, Message) else a
+            if type(tid) is not int or tid < 1:
+                raise ValueError(f"allow: {a!r} is neither a message class nor a type id")
+            ids.add(tid)
+        self.allowed = frozenset(ids)
+        self.dropped = 0
+        """Messages refused because clients may not send their type."""
+        self._controls: Mapping[int, int] = {}
+        self._network = -1
+
+    def bind(self, network: NetworkModule) -> None:
+        """Read controlled Guids from ``network`` and pass its own messages."""
+        self._controls = network.controls
+        self._network = network.guid
+
+    def __call__(self, message: Any) -> Any:
+        frm = message[2]
+        if frm == self._network:
+            return message
+        if message[0] not in self.allowed:
+            self.dropped += 1
+            if self.dropped <= 10 or self.dropped % 1000 == 0:
+                log.warning("dropped %s from client %s: clients may not send it (%d dropped so far)",
+                            type(message).__name__, format_guid(frm), self.dropped)
+            return None
+        controls = self._controls.get(frm)
+        if controls is None or controls == frm:
+            return message
+        return _tuple_new(message.__class__, (message[0], message[1], controls, *message[3:]))
+
+
+class _Client:
+    """One accepted socket, its protocol object and its buffers."""
+
+    __slots__ = ("guid", "sock", "fd", "conn", "address", "opened", "last_heard", "open",
+                 "outbox", "outbuf", "closing", "shut", "deadline", "tick_no", "tick_messages",
+                 "frames_in", "frames_out")
+
+    def __init__(self, guid: int, sock: socket.socket, conn: Connection, address: str, now: float):
+        self.guid = guid
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.conn = conn
+        self.address = address
+        self.opened = now
+        self.last_heard = now
+        self.open = False  # handshakes exchanged
+        self.outbox: list[Any] = []  # messages queued this tick
+        self.outbuf = bytearray()  # bytes the kernel has not taken yet
+        self.closing = False
+        self.shut = False  # our write side is shut down
+        self.deadline = 0.0  # closing: when to give up on the peer
+        self.tick_no = -1
+        self.tick_messages = 0
+        self.frames_in = 0
+        self.frames_out = 0
+
+
+class NetworkModule(Module):
+    """Accepts and serves player clients over TCP; see the module docstring."""
+
+    kind = "network"
+    well_known = int(WellKnown.NETWORK)
+
+    def __init__(self, name: str, settings: Mapping[str, Any] | None = None, *, run_level: int = 0,
+                 registry: MessageRegistry = REGISTRY):
+        super().__init__(name, settings, run_level=run_level)
+        s = self.settings
+        self.host = str(s.get("host", "127.0.0.1"))
+        self.port = int(s.get("port", 0))
+        """The TCP port; after start, the one actually bound."""
+        self.deliver_to = str(s.get("deliver_to", ""))
+        if not self.deliver_to:
+            raise ValueError("deliver_to: name the module that gets client messages")
+        defaults = Limits()
+        self.limits = Limits(
+            max_frame_bytes=int(s.get("max_frame_bytes", defaults.max_frame_bytes)),
+            max_messages_per_frame=int(s.get("max_messages_per_frame", defaults.max_messages_per_frame)),
+            max_frames_per_second=int(s.get("max_frames_per_second", defaults.max_frames_per_second)),
+        )
+        self.max_messages_per_tick = int(s.get("max_messages_per_tick",
+                                               self.limits.max_messages_per_frame))
+        self.send_buffer_limit = int(s.get("send_buffer_limit", 1 << 20))
+        self.max_clients = int(s.get("max_clients", 10_000))
+        self.accept_per_tick = int(s.get("accept_per_tick", 128))
+        self.handshake_timeout = float(s.get("handshake_timeout", 5.0))
+        self.idle_timeout = float(s.get("idle_timeout", 10.0))
+        self.close_linger = float(s.get("close_linger", 2.0))
+        self.socket_send_buffer = int(s.get("socket_send_buffer", 0))
+        for key in ("max_messages_per_tick", "send_buffer_limit", "max_clients", "accept_per_tick"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be at least 1")
+        if not (self.handshake_timeout > 0 and self.idle_timeout > 0 and self.close_linger >= 0):
+            raise ValueError("handshake_timeout and idle_timeout must be positive, close_linger >= 0")
+        self.registry = registry
+        self.controls: dict[int, int] = {}
+        """Connection Guid -> the Guid it controls (from BindClient); the ClientFilter reads it."""
+        self.recent_closes: deque[tuple[int, str, str]] = deque(maxlen=_RECENT_CLOSES)
+        """(connection Guid, address, reason) of the latest closes, newest last."""
+        self.frames_in = 0
+        self.frames_out = 0
+        self.messages_in = 0
+        self.messages_out = 0
+        self.undeliverable = 0
+        """Messages for connection Guids that were already closed."""
+        self.refused = 0
+        """Connections refused because ``max_clients`` were connected."""
+        self._listener: socket.socket | None = None
+        self._poller: Any = None
+        self._space = 0
+        self._deliver_guid = 0
+        self._clients: dict[int, _Client] = {}  # connection Guid -> live client
+        self._by_fd: dict[int, _Client] = {}  # every socket we hold, closing ones included
+        self._pending: list[_Client] = []  # clients with a non-empty outbox
+        self._stalled: set[_Client] = set()  # clients with a non-empty outbuf
+        self._closing: set[_Client] = set()
+        self._tick_no = 0
+        self._next_sweep = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        engine = self.engine
+        self._deliver_guid = engine.module(self.deliver_to).guid
+        if self.deliver_to not in self._outbound:
+            raise engine.undeclared(self.name, self.deliver_to)
+        bound = False
+        for f in getattr(self._outbound[self.deliver_to], "_filters", ()):
+            if isinstance(f, ClientFilter):
+                f.bind(self)
+                bound = True
+        if not bound:
+            self.log.warning("no ClientFilter on pipe %s->%s: clients may send any message type",
+                             self.name, self.deliver_to)
+        self._space = engine.guids.allocate_space()
+        engine.host_space(self._space, self)
+        listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(1024)
+        listener.setblocking(False)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._poller = select.epoll() if hasattr(select, "epoll") else select.poll()
+        self._next_sweep = self._now() + _SWEEP_INTERVAL
+        self.log.info("node %d listening for clients on %s:%d", self.node_id, self.host, self.port)
+
+    def stop(self) -> None:
+        for pipe in self._inbound:  # later modules stopped first and may have queued farewells
+            messages = pipe.drain(self.now_tick)
+            if messages:
+                self.receive(messages)
+        self._flush_outboxes()
+        for client in list(self._clients.values()):
+            self._close(client, "server shutting down", self._now())
+        self._write_stalled()
+        for client in list(self._by_fd.values()):
+            self._finish(client)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._poller is not None and hasattr(self._poller, "close"):
+            self._poller.close()
+        if self._space:
+            self.engine.unhost_space(self._space)
+            self.engine.guids.free_space(self._space)
+            self._space = 0
+
+    def _now(self) -> float:
+        return self.engine.clock.now()
+
+    # -- what the node sends to clients -----------------------------------------------------
+
+    def receive(self, messages: list[Any]) -> None:
+        clients = self._clients
+        pending = self._pending
+        for m in messages:
+            client = clients.get(m[1])
+            if client is None:
+                self.undeliverable += 1
+                continue
+            tid = m[0]
+            if tid == _BIND:
+                self.controls[client.guid] = m[3]
+            elif tid == _DISCONNECT:
+                self._close(client, str(m[3]), self._now())
+            else:
+                box = client.outbox
+                if not box:
+                    pending.append(client)
+                box.append(m)
+
+    # -- the tick ----------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self._now()
+        self._tick_no += 1
+        self._accept(now)
+        by_fd = self._by_fd
+        for fd, events in self._poller.poll(0):
+            client = by_fd.get(fd)
+            if client is None:
+                continue
+            if client.closing:
+                self._drain_closing(client)
+            elif events & (_IN | _ERR):
+                self._read(client, now)
+        self._write_stalled()
+        self._flush_outboxes()
+        if now >= self._next_sweep:
+            self._next_sweep = now + _SWEEP_INTERVAL
+            self._sweep(now)
+
+    def _accept(self, now: float) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        for _ in range(self.accept_per_tick):
+            try:
+                sock, addr = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors, mostly: try again next tick
+                self.log.warning("accept failed: %s", exc)
+                return
+            address = f"{addr[0]}:{addr[1]}"
+            sock.setblocking(False)
+            if len(self._clients) >= self.max_clients:
+                self.refused += 1
+                self.log.info("refused %s: server full (%d clients)", address, self.max_clients)
+                _try_send(sock, Connection(Role.SERVER).close("server full"))
+                sock.close()
+                continue
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.socket_send_buffer:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.socket_send_buffer)
+            guid = self.engine.guids.allocate_object(self._space)
+            conn = Connection(Role.SERVER, limits=self.limits, registry=self.registry)
+            client = _Client(guid, sock, conn, address, now)
+            self._clients[guid] = client
+            self._by_fd[client.fd] = client
+            self._poller.register(client.fd, _IN)
+
+    def _read(self, client: _Client, now: float) -> None:
+        sock, conn = client.sock, client.conn
+        cap = self.limits.max_frame_bytes + _READ_CHUNK
+        total = 0
+        while True:
+            try:
+                data = sock.recv(_READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._lose(client, f"connection lost: {exc.strerror or exc}", now)
+                return
+            conn.receive_data(data, now=now)
+            if not data:
+                break
+            client.last_heard = now
+            total += len(data)
+            if len(data) < _READ_CHUNK or total >= cap:
+                break
+        self._events(client, now)
+
+    def _events(self, client: _Client, now: float) -> None:
+        conn = client.conn
+        while True:
+            try:
+                event = conn.next_event()
+            except ProtocolError as exc:
+                self._close(client, exc.reason, now)
+                return
+            if event is NEED_DATA:
+                return
+            kind = type(event)
+            if kind is MessagesReceived:
+                if not self._deliver(client, event.messages, now):
+                    return
+            elif kind is HandshakeReceived:
+                self._welcome(client, event.token)
+            else:  # ConnectionClosed
+                reason = (f"client closed: {event.reason}" if event.clean  # type: ignore[union-attr]
+                          else event.reason)  # type: ignore[union-attr]
+                self._lose(client, reason, now)
+                return
+
+    def _deliver(self, client: _Client, messages: list[Any], now: float) -> bool:
+        """Stamp and push one frame's messages; False if the client broke the per-tick limit."""
+        client.frames_in += 1
+        self.frames_in += 1
+        if client.tick_no != self._tick_no:
+            client.tick_no = self._tick_no
+            client.tick_messages = 0
+        count = client.tick_messages = client.tick_messages + len(messages)
+        if count > self.max_messages_per_tick:
+            self._close(client, f"too many messages in one tick: {count}, "
+                                f"limit {self.max_messages_per_tick}", now)
+            return False
+        if not messages:
+            return True  # a keepalive
+        self.messages_in += len(messages)
+        pipe = self._outbound[self.deliver_to]
+        push = pipe.push
+        guid = client.guid
+        try:
+            for m in messages:
+                push(_tuple_new(m.__class__, (m[0], m[1], guid, *m[3:])))
+        except PipeFullError as exc:
+            self.log.warning("client %s: message dropped: %s", format_guid(guid), exc)
+        return True
+
+    def _welcome(self, client: _Client, token: bytes | str | None) -> None:
+        self._write(client, client.conn.send_handshake())
+        client.open = True
+        if not client.outbox:
+            self._pending.append(client)
+        client.outbox.insert(0, Welcome(client.guid, self.guid, client.guid))
+        if isinstance(token, str):
+            token = token.encode()
+        self._announce(ClientConnected(self._deliver_guid, self.guid, client.guid, token,
+                                       client.address))
+
+    def _announce(self, message: Any) -> None:
+        try:
+            self.send_to_module(self.deliver_to, message)
+        except PipeFullError as exc:
+            self.log.warning("could not announce %s: %s", type(message).__name__, exc)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _flush_outboxes(self) -> None:
+        """One frame per client with everything queued for it; what does not fit waits a tick."""
+        pending, self._pending = self._pending, []
+        most = self.limits.max_messages_per_frame
+        for client in pending:
+            box = client.outbox
+            if client.closing or not box:
+                continue
+            if len(box) > most:
+                batch, client.outbox = box[:most], box[most:]
+            else:
+                batch, client.outbox = box, []
+            data = self._encode(client, batch)
+            if client.outbox:
+                self._pending.append(client)
+            if data:
+                client.frames_out += 1
+                self.frames_out += 1
+                self.messages_out += len(batch)
+                self._write(client, data)
+
+    def _encode(self, client: _Client, batch: list[Any]) -> bytes:
+        """One MESSAGES frame; a batch over the frame size keeps its second half for later."""
+        while True:
+            try:
+                return client.conn.send_messages(batch)
+            except EncodeError as exc:
+                self.log.error("client %s: %d messages not sent: %s", format_guid(client.guid),
+                               len(batch), exc)
+                return b""
+            except ValueError as exc:  # over max_frame_bytes
+                if len(batch) == 1:
+                    self.log.error("client %s: %s not sent: %s", format_guid(client.guid),
+                                   type(batch[0]).__name__, exc)
+                    return b""
+                half = len(batch) // 2
+                client.outbox[:0] = batch[half:]
+                batch = batch[:half]
+
+    def _write(self, client: _Client, data: bytes) -> None:
+        buf = client.outbuf
+        if buf:
+            buf += data
+            if len(buf) > self.send_buffer_limit:
+                self._overflow(client)
+            return
+        try:
+            sent = client.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            self._lose(client, f"connection lost: {exc.strerror or exc}", self._now())
+            return
+        if sent < len(data):
+            buf += memoryview(data)[sent:]
+            self._stalled.add(client)
+            if len(buf) > self.send_buffer_limit:
+                self._overflow(client)
+
+    def _write_stalled(self) -> None:
+        for client in list(self._stalled):
+            buf = client.outbuf
+            try:
+                sent = client.sock.send(buf)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as exc:
+                self._lose(client, f"connection lost: {exc.strerror or exc}", self._now())
+                continue
+            del buf[:sent]
+            if not buf:
+                self._stalled.discard(client)
+                if client.closing:
+                    self._shut(client)
+
+    def _overflow(self, client: _Client) -> None:
+        reason = (f"send buffer overflow: {len(client.outbuf)} bytes unsent, limit "
+                  f"{self.send_buffer_limit} (the client is not reading)")
+        self._lose(client, reason, self._now())
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def _close(self, client: _Client, reason: str, now: float) -> None:
+        """Close with a reason: send it a close frame, stop reading, let go after the linger."""
+        if client.closing:
+            return
+        self._retire(client, reason)
+        client.deadline = now + self.close_linger
+        try:
+            data = client.conn.close(reason)
+        except RuntimeError:
+            data = b""
+        if data:
+            self._write(client, data)
+        if client.closing and not client.outbuf:
+            self._shut(client)
+
+    def _lose(self, client: _Client, reason: str, now: float) -> None:
+        """The socket is gone or useless: close it at once."""
+        self._retire(client, reason)
+        self._finish(client)
+
+    def _retire(self, client: _Client, reason: str) -> None:
+        if client.closing:
+            return
+        client.closing = True
+        client.outbox = []
+        self._closing.add(client)
+        if self._clients.pop(client.guid, None) is not None:
+            self.controls.pop(client.guid, None)
+            self.recent_closes.append((client.guid, client.address, reason))
+            self.log.info("client %s (%s) closed: %s", format_guid(client.guid), client.address, reason)
+            if client.open:
+                self._announce(ClientDisconnected(self._deliver_guid, self.guid, client.guid, reason))
+
+    def _shut(self, client: _Client) -> None:
+        if client.shut or client.fd not in self._by_fd:
+            return
+        client.shut = True
+        try:
+            client.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._finish(client)
+
+    def _drain_closing(self, client: _Client) -> None:
+        """Discard what a closing client still sends; its end of file lets go of the socket."""
+        try:
+            data = client.sock.recv(_READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._finish(client)
+
+    def _finish(self, client: _Client) -> None:
+        if self._by_fd.pop(client.fd, None) is None:
+            return
+        self._retire(client, "closed")
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            self._poller.unregister(client.fd)
+        client.sock.close()
+        self._stalled.discard(client)
+        self._closing.discard(client)
+        with contextlib.suppress(KeyError, ValueError):
+            self.engine.guids.free_object(client.guid)
+
+    def _sweep(self, now: float) -> None:
+        for client in list(self._closing):
+            if now >= client.deadline:
+                self._finish(client)
+        for client in list(self._clients.values()):
+            if not client.open:
+                if now - client.opened > self.handshake_timeout:
+                    self._close(client, f"no handshake within {self.handshake_timeout:g} s", now)
+            elif now - client.last_heard > self.idle_timeout:
+                self._close(client, f"idle timeout: nothing received for {self.idle_timeout:g} s", now)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @property
+    def client_count(self) -> int:
+        """Clients connected now (handshaking ones included, closing ones not)."""
+        return len(self._clients)
+
+    def connections(self) -> list[int]:
+        """Connection Guids of the clients connected now."""
+        return list(self._clients)
+
+    def status(self) -> dict[str, Any]:
+        out = super().status()
+        out.update(address=f"{self.host}:{self.port}", clients=len(self._clients),
+                   closing=len(self._closing), stalled=len(self._stalled),
+                   frames_in=self.frames_in, frames_out=self.frames_out,
+                   messages_in=self.messages_in, messages_out=self.messages_out,
+                   undeliverable=self.undeliverable, refused=self.refused)
+        return out
+
+
+def _try_send(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        sock.send(data)
