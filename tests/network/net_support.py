@@ -15,7 +15,7 @@ from typing import Any
 from engine.guid import Guid
 from engine.messages import Message
 from engine.modules import Module
-from engine.modules.network import ClientFilter, NetworkModule
+from engine.modules.network import BindClient, ClientFilter, NetworkModule
 from engine.protocol import NEED_DATA, Connection, ConnectionClosed, Limits, ProtocolError, Role
 from engine.testing import Harness, Probe
 
@@ -153,14 +153,20 @@ class RawClient:
 
 
 class Echo(Module):
-    """Server logic for link tests: answers each NetSay with a NetSay back to the sender's conn."""
+    """Server logic for link tests: answers each NetSay to the connection it came through."""
 
     def __init__(self, name: str = "logic"):
         super().__init__(name)
         self.heard: list[Any] = []
+        self.conn_of: dict[int, int] = {}  # controlled entity -> connection Guid
+
+    def bind(self, conn: int, avatar: int) -> None:
+        self.conn_of[avatar] = conn
+        self.send(BindClient(Guid(conn), self.guid, Guid(avatar)))
 
     def receive(self, messages: list[Any]) -> None:
         for m in messages:
             self.heard.append(m)
             if type(m) is NetSay:
-                self.send(NetSay(Guid(m.frm), self.guid, "echo " + m.text))
+                to = self.conn_of.get(m.frm, m.frm)
+                self.send(NetSay(Guid(to), self.guid, "echo " + m.text))
