@@ -160,8 +160,8 @@ def aoi_update(pos: np.ndarray, alive: np.ndarray, view: np.ndarray, n: int,
                ) -> tuple[int, int, int]:
     """One AOI tick in C; returns (visible total, enters, leaves).
 
-    ``scratch`` holds ``grid_start`` (nx*ny+1), ``grid_ents``, ``cell_tmp``,
-    ``stamp`` (>= n each) and ``stamp_state`` (1). ``prev`` is (offsets,
+    ``scratch`` holds ``grid_start`` (nx*ny+1), ``grid_ents``, ``grid_pos``
+    (n x 2 float32), ``cell_tmp``, ``stamp`` (>= n each) and ``stamp_state`` (1). ``prev`` is (offsets,
     entities, rows), ``new`` is (offsets, entities) to fill; ``enter`` and
     ``leave`` are (cap, 2) int32. Raises CapacityError with the sizes
     needed when an output is too small (the previous state is untouched).
@@ -184,6 +184,7 @@ def aoi_update(pos: np.ndarray, alive: np.ndarray, view: np.ndarray, n: int,
         _buf("grid_start", scratch["grid_start"], np.int32, (None,), writable=True,
              min_len=nx * ny + 1),
         _buf("grid_ents", scratch["grid_ents"], np.int32, (None,), writable=True, min_len=n),
+        _buf("grid_pos", scratch["grid_pos"], np.float32, (None, 2), writable=True, min_len=n),
         _buf("cell_tmp", scratch["cell_tmp"], np.int32, (None,), writable=True, min_len=n),
         _buf("stamp", scratch["stamp"], np.uint32, (None,), writable=True, min_len=n),
         _buf("stamp_state", scratch["stamp_state"], np.uint32, (1,), writable=True),

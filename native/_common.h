@@ -13,10 +13,10 @@
  * The clamp happens in double, before the cast, so huge values are safe. */
 static inline int32_t sp_axis_cell(double v, double cell_size, int32_t n)
 {
-    double q = floor(v / cell_size);
-    if (!(q >= 0.0)) return 0;
-    if (q >= (double)(n - 1)) return n - 1;
-    return (int32_t)q;
+    double q = v / cell_size;
+    if (!(q >= 0.0)) return 0;               /* negative or NaN */
+    if (q >= (double)(n - 1)) return n - 1;  /* floor(q) >= n - 1 exactly when q >= n - 1 */
+    return (int32_t)q;                       /* truncation is floor for q >= 0 */
 }
 
 static inline int sp_finite3(const float *p)

@@ -7,6 +7,8 @@
  * hysteresis and for enter events) and "is it still visible?" (for leave
  * events) are single array reads: no sorting, no hashing.
  */
+#include <stdlib.h>
+
 #include "_common.h"
 
 /* Relative and absolute padding of the box query, so that rounding in the
@@ -22,7 +24,7 @@ static int64_t validate(const float *pos, const uint8_t *alive, const int8_t *vi
                         int64_t prev_rows, int64_t prev_len, int64_t *bad)
 {
     if (n < 0 || n > INT32_MAX - 1) { *bad = 3; return SP_ERR_ARG; }
-    if (nclasses < 0) { *bad = 6; return SP_ERR_ARG; }
+    if (nclasses < 0 || nclasses > 127) { *bad = 6; return SP_ERR_ARG; }
     for (int32_t k = 0; k < nclasses; k++) {
         if (!isfinite(radii[k]) || radii[k] < 0) { *bad = 4; return SP_ERR_ARG; }
         if (!isfinite(margins[k]) || margins[k] < 0) { *bad = 5; return SP_ERR_ARG; }
@@ -49,10 +51,12 @@ static int64_t validate(const float *pos, const uint8_t *alive, const int8_t *vi
 }
 
 /* Counting sort of live entities into cells: grid_start[c] .. grid_start[c+1]
- * indexes grid_ents, ascending entity order within each cell. */
+ * indexes grid_ents, ascending entity order within each cell; grid_pos holds
+ * their x, y in the same order, so the scan below reads memory in sequence.
+ * On return cell_tmp[i] is live entity i's index in that order. */
 static void build_grid(const float *pos, const uint8_t *alive, int64_t n, double cs,
                        int32_t nx, int32_t ny, int32_t *grid_start, int32_t *grid_ents,
-                       int32_t *cell_tmp)
+                       float *grid_pos, int32_t *cell_tmp)
 {
     int64_t ncells = (int64_t)nx * ny;
     memset(grid_start, 0, (size_t)(ncells + 1) * sizeof *grid_start);
@@ -67,16 +71,59 @@ static void build_grid(const float *pos, const uint8_t *alive, int64_t n, double
     /* Fill with grid_start[c] as a moving cursor, then shift it back. */
     for (int64_t i = 0; i < n; i++) {
         int32_t c = cell_tmp[i];
-        if (c >= 0) grid_ents[grid_start[c]++] = (int32_t)i;
+        if (c >= 0) {
+            int32_t t = grid_start[c]++;
+            grid_ents[t] = (int32_t)i;
+            grid_pos[2 * t] = pos[3 * i];
+            grid_pos[2 * t + 1] = pos[3 * i + 1];
+            cell_tmp[i] = t;  /* from here on: where entity i sits in grid order */
+        }
     }
     memmove(grid_start + 1, grid_start, (size_t)ncells * sizeof *grid_start);
     grid_start[0] = 0;
 }
 
+/* For radius class k, pattern[pattern_at[k] + d] (d = 0 .. rows) is how many
+ * cells to either side an observer scans in the grid row d rows away from
+ * its own: every cell whose nearest point to the observer's cell lies within
+ * the padded reach. It depends on the observer's cell only, so it is built
+ * once per call and the per-observer loop does no floating-point box maths.
+ * Clamped edge cells (which also hold out-of-world points) only ever lie
+ * farther away than this assumes, so the pattern stays conservative.
+ * Returns NULL if out of memory. */
+static int32_t *build_pattern(const double *radii, const double *margins, int32_t nclasses,
+                              double cs, int32_t nx, int32_t ny, int32_t *pattern_at)
+{
+    int64_t total = 0;
+    for (int32_t k = 0; k < nclasses; k++) {
+        double rm = radii[k] + margins[k];
+        double reach = rm + rm * SP_BOX_REL + SP_BOX_ABS;
+        double q = reach / cs;
+        int32_t rows = q >= (double)(ny - 1) ? ny - 1 : (int32_t)q + 1;
+        if (rows > ny - 1) rows = ny - 1;
+        pattern_at[k] = (int32_t)total;
+        total += rows + 1;
+    }
+    pattern_at[nclasses] = (int32_t)total;
+    int32_t *pattern = malloc((size_t)(total > 0 ? total : 1) * sizeof *pattern);
+    if (!pattern) return NULL;
+    for (int32_t k = 0; k < nclasses; k++) {
+        double rm = radii[k] + margins[k];
+        double reach = rm + rm * SP_BOX_REL + SP_BOX_ABS;
+        for (int32_t d = 0; d < pattern_at[k + 1] - pattern_at[k]; d++) {
+            double gap = d <= 1 ? 0.0 : (d - 1) * cs;
+            double rem = reach * reach - gap * gap;
+            double w = rem > 0 ? sqrt(rem) / cs + 1.0 : 1.0;
+            pattern[pattern_at[k] + d] = w >= (double)(nx - 1) ? nx - 1 : (int32_t)w;
+        }
+    }
+    return pattern;
+}
+
 int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view, int64_t n,
                       const double *radii, const double *margins, int32_t nclasses,
                       double cell_size, const int32_t *grid,
-                      int32_t *grid_start, int32_t *grid_ents, int32_t *cell_tmp,
+                      int32_t *grid_start, int32_t *grid_ents, float *grid_pos, int32_t *cell_tmp,
                       uint32_t *stamp, uint32_t *stamp_state,
                       const int32_t *prev_off, const int32_t *prev_ents,
                       int64_t prev_rows, int64_t prev_len,
@@ -91,7 +138,10 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
     if (err) return err;
     int32_t nx = grid[0], ny = grid[1];
     double cs = cell_size;
-    build_grid(pos, alive, n, cs, nx, ny, grid_start, grid_ents, cell_tmp);
+    build_grid(pos, alive, n, cs, nx, ny, grid_start, grid_ents, grid_pos, cell_tmp);
+    int32_t pattern_at[128];
+    int32_t *pattern = build_pattern(radii, margins, nclasses, cs, nx, ny, pattern_at);
+    if (!pattern) { *bad = 0; return SP_ERR_NOMEM; }
 
     int64_t nvis = 0, nenter = 0, nleave = 0;
     uint32_t s = *stamp_state;
@@ -125,18 +175,46 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
         int k = view[o];
         double r = radii[k], rm = radii[k] + margins[k];
         double r2 = r * r, rm2 = rm * rm;
-        double reach = rm + rm * SP_BOX_REL + SP_BOX_ABS;
         double ox = pos[3 * o], oy = pos[3 * o + 1];
-        int32_t cx0 = sp_axis_cell(ox - reach, cs, nx), cx1 = sp_axis_cell(ox + reach, cs, nx);
-        int32_t cy0 = sp_axis_cell(oy - reach, cs, ny), cy1 = sp_axis_cell(oy + reach, cs, ny);
+        int32_t ocx = sp_axis_cell(ox, cs, nx), ocy = sp_axis_cell(oy, cs, ny);
+        int32_t self_t = cell_tmp[o];
+        grid_pos[2 * self_t] = INFINITY;  /* so the observer never sees itself */
+        int64_t row0 = nvis;
+        const int32_t *reach_x = pattern + pattern_at[k];
+        int32_t rows = pattern_at[k + 1] - pattern_at[k] - 1;
+        int32_t cy0 = ocy - rows < 0 ? 0 : ocy - rows;
+        int32_t cy1 = ocy + rows > ny - 1 ? ny - 1 : ocy + rows;
         for (int32_t cy = cy0; cy <= cy1; cy++) {
+            int32_t w = reach_x[cy > ocy ? cy - ocy : ocy - cy];
+            int32_t cx0 = ocx - w < 0 ? 0 : ocx - w;
+            int32_t cx1 = ocx + w > nx - 1 ? nx - 1 : ocx + w;
             const int32_t *row_start = grid_start + (int64_t)cy * nx;
-            int32_t a = row_start[cx0], b = row_start[cx1 + 1];
             /* Cells cx0..cx1 of one grid row are contiguous in grid_ents. */
+            int32_t a = row_start[cx0], b = row_start[cx1 + 1];
+            if (nvis + (b - a) <= new_cap && nenter + (b - a) <= enter_cap) {
+                /* Room for every candidate: append without a branch on
+                 * visibility (unpredictable); enters are rare after the
+                 * first tick, so that branch predicts well. */
+                for (int32_t t = a; t < b; t++) {
+                    int32_t e = grid_ents[t];
+                    double dx = (double)grid_pos[2 * t] - ox, dy = (double)grid_pos[2 * t + 1] - oy;
+                    double d2 = dx * dx + dy * dy;
+                    int was_in = stamp[e] == was;
+                    int vis = (d2 <= r2) | ((d2 <= rm2) & was_in);
+                    new_ents[nvis] = e;
+                    nvis += vis;
+                    if (vis & !was_in) {
+                        enter[2 * nenter] = (int32_t)o;
+                        enter[2 * nenter + 1] = e;
+                        nenter++;
+                    }
+                }
+                continue;
+            }
             for (int32_t t = a; t < b; t++) {
                 int32_t e = grid_ents[t];
                 if (e == o) continue;
-                double dx = (double)pos[3 * e] - ox, dy = (double)pos[3 * e + 1] - oy;
+                double dx = (double)grid_pos[2 * t] - ox, dy = (double)grid_pos[2 * t + 1] - oy;
                 double d2 = dx * dx + dy * dy;
                 uint32_t st = stamp[e];
                 if (d2 <= r2 || (d2 <= rm2 && st == was)) {
@@ -153,6 +231,10 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
                 }
             }
         }
+        grid_pos[2 * self_t] = (float)ox;
+        /* Mark what is visible now; what stays marked "was" has left. */
+        int64_t row1 = nvis < new_cap ? nvis : new_cap;
+        for (int64_t j = row0; j < row1; j++) stamp[new_ents[j]] = kept;
         for (int64_t j = 0; j < plen; j++) {
             int32_t e = prow[j];
             if (stamp[e] == was) {
@@ -166,6 +248,7 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
         }
         new_off[o + 1] = (int32_t)(nvis < new_cap ? nvis : new_cap);
     }
+    free(pattern);
     *stamp_state = s;
     counts[0] = nvis; counts[1] = nenter; counts[2] = nleave;
     if (nvis > new_cap || nenter > enter_cap || nleave > leave_cap) {

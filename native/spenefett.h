@@ -17,7 +17,8 @@ enum {
     SP_ERR_INDEX = -2,      /* an index out of range; *bad = where it was found */
     SP_ERR_CAPACITY = -3,   /* an output buffer too small; *bad / counts = sizes needed */
     SP_ERR_ARG = -4,        /* a bad scalar argument; *bad = argument number */
-    SP_ERR_OFFSETS = -5     /* CSR offsets not non-decreasing or past the end; *bad = row */
+    SP_ERR_OFFSETS = -5,    /* CSR offsets not non-decreasing or past the end; *bad = row */
+    SP_ERR_NOMEM = -6       /* out of memory for a small internal table */
 };
 
 /* First live entity (alive[i] != 0, or every entity if alive is NULL) with a
@@ -54,13 +55,13 @@ void sp_baseline_move(float *pos, float *vel, int64_t n, float dt, float max_spe
  * observer. counts = {new total, enters, leaves}; if any exceeds its
  * capacity the call returns SP_ERR_CAPACITY with counts holding what is
  * needed (call again with bigger buffers: the previous state is untouched).
- * Scratch: grid_start (nx*ny + 1), grid_ents (n), cell_tmp (n), stamp (n),
+ * Scratch: grid_start (nx*ny + 1), grid_ents (n), grid_pos (2n), cell_tmp (n), stamp (n),
  * stamp_state (1; keep it between calls together with stamp).
  * world = {cell_size}; grid = {nx, ny}. */
 int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view, int64_t n,
                       const double *radii, const double *margins, int32_t nclasses,
                       double cell_size, const int32_t *grid,
-                      int32_t *grid_start, int32_t *grid_ents, int32_t *cell_tmp,
+                      int32_t *grid_start, int32_t *grid_ents, float *grid_pos, int32_t *cell_tmp,
                       uint32_t *stamp, uint32_t *stamp_state,
                       const int32_t *prev_off, const int32_t *prev_ents,
                       int64_t prev_rows, int64_t prev_len,

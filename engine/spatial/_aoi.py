@@ -64,6 +64,7 @@ class InterestGrid:
         self._scratch = {
             "grid_start": np.zeros(nx * ny + 1, np.int32),
             "grid_ents": np.zeros(0, np.int32),
+            "grid_pos": np.zeros((0, 2), np.float32),
             "cell_tmp": np.zeros(0, np.int32),
             "stamp": np.zeros(0, np.uint32),
             "stamp_state": np.zeros(1, np.uint32),
@@ -160,10 +161,10 @@ class InterestGrid:
         self._off, self._ents, self._rows = new_off, new_ents, moved.new_n
 
     def _fit_scratch(self, n: int) -> None:
-        for name in ("grid_ents", "cell_tmp", "stamp"):
+        for name in ("grid_ents", "grid_pos", "cell_tmp", "stamp"):
             a = self._scratch[name]
             if a.shape[0] < n:
-                self._scratch[name] = np.zeros(max(n, 2 * a.shape[0], 1024), a.dtype)
+                self._scratch[name] = np.zeros((max(n, 2 * a.shape[0], 1024),) + a.shape[1:], a.dtype)
 
 
 def _grown(a: np.ndarray, needed: int) -> np.ndarray:

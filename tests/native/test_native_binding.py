@@ -18,6 +18,7 @@ def _aoi_args(**over):
         pos=np.zeros((n, 3), np.float32), alive=np.ones(n, np.uint8), view=np.zeros(n, np.int8), n=n,
         radii=np.array([20.0]), margins=np.array([1.0]), cell_size=10.0, grid=(nx, ny),
         scratch={"grid_start": np.zeros(nx * ny + 1, np.int32), "grid_ents": np.zeros(n, np.int32),
+                 "grid_pos": np.zeros((n, 2), np.float32),
                  "cell_tmp": np.zeros(n, np.int32), "stamp": np.zeros(n, np.uint32),
                  "stamp_state": np.zeros(1, np.uint32)},
         prev=(np.zeros(1, np.int32), np.zeros(0, np.int32), 0),
