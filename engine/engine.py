@@ -43,26 +43,18 @@ from typing import Any, Protocol
 
 import attrs
 
+from engine.errors import RoutingError, UndeclaredPipeError, UnroutableError
 from engine.guid import Guid, GuidServer, WellKnown, format_guid, module_guid, node_of, space_of
 from engine.modules._module import Module, ModuleState
 from engine.pipes import DEFAULT_BOUND, Filter, Pipe
+
+__all__ = ["Clock", "Engine", "RoutingError", "SystemClock", "TickTimes", "UndeclaredPipeError",
+           "UnroutableError"]
 
 log = logging.getLogger("spenefett.engine")
 
 DEFAULT_TICK_RATE = 20.0
 _TIMING_WINDOW = 1200  # ticks of per-module timings kept for percentiles (60 s at 20 Hz)
-
-
-class RoutingError(RuntimeError):
-    """Base of the errors ``send`` raises when it cannot place a message."""
-
-
-class UndeclaredPipeError(RoutingError):
-    """The stack declares no pipe from the sender to the receiver."""
-
-
-class UnroutableError(RoutingError):
-    """Nothing on this node takes the address (no such module, space or transport)."""
 
 
 class Clock(Protocol):

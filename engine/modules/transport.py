@@ -234,21 +234,19 @@ class TransportModule(Module):
 
     def _deliver_locally(self, messages: list[Any]) -> None:
         nid = self.node_id
-        send = self.send
         mine = self.guid
-        for m in messages:
-            to = m[1]
-            if to >> _NODE_SHIFT != nid:
-                self.undeliverable += 1
-                continue
-            if to == mine:
+        ours = [m for m in messages if m[1] >> _NODE_SHIFT == nid]
+        if len(ours) != len(messages):
+            self.undeliverable += len(messages) - len(ours)
+        mail = [m for m in ours if m[1] != mine]
+        for m in ours:
+            if m[1] == mine:
                 self.dispatch(m)
-                continue
-            try:
-                send(m)
-            except RoutingError as exc:
-                self.undeliverable += 1
-                self.log.warning("cannot deliver %s from another node: %s", type(m).__name__, exc)
+        self.send_many(mail, on_error=self._undeliverable)
+
+    def _undeliverable(self, message: Any, exc: Exception) -> None:
+        self.undeliverable += 1
+        self.log.warning("cannot deliver %s from another node: %s", type(message).__name__, exc)
 
     def _heard_from(self, node: int, now: float, count: int) -> None:
         peer = self._peers.get(node)

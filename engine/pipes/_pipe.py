@@ -135,6 +135,20 @@ class Pipe:
             message = verdict
         self._items.append(message)
 
+    def push_many(self, messages: list[Any]) -> None:
+        """Push a list in order: one bound check for all of it when the pipe has no filters."""
+        if self._filters:
+            for m in messages:
+                self._push_filtered(m)
+            return
+        items = self._items
+        if len(items) + len(messages) > self.bound:
+            room = self.bound - len(items)
+            items.extend(messages[:max(room, 0)])
+            raise PipeFullError(f"pipe {self.name} is full ({self.bound} messages undrained); "
+                                f"{len(messages) - max(room, 0)} of {len(messages)} refused")
+        items.extend(messages)
+
     def drain(self, tick: int) -> list[Any]:
         """Every message due at ``tick``: held ones now due first, then the rest, FIFO."""
         items = self._items

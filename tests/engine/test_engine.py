@@ -249,6 +249,10 @@ def test_sigterm_stops_the_engine_cleanly_in_reverse_order(tmp_path):
             def stop(self):
                 print("stopped", self.name, flush=True)
 
+            def tick(self):
+                if self.engine.tick == 0 and self.name == "second":
+                    print("ticked", flush=True)
+
         engine = Engine(node_id=3, tick_rate=50)
         engine.add_module(Loud("first"))
         engine.add_module(Loud("second"))
@@ -260,6 +264,7 @@ def test_sigterm_stops_the_engine_cleanly_in_reverse_order(tmp_path):
                                                     "PYTHONPATH": str(__import__("pathlib").Path.cwd())})
     assert "started first" == proc.stdout.readline().strip()
     assert "started second" == proc.stdout.readline().strip()
+    assert "ticked" == proc.stdout.readline().strip()
     proc.terminate()
     out, _ = proc.communicate(timeout=10)
     assert 0 == proc.returncode

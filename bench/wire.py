@@ -1,0 +1,114 @@
+"""``python -m bench wire``: node-to-node throughput and round trip between two processes.
+
+The far node runs in its own process (``bench/_wire_peer.py``). Both ends
+tick back to back, so the figures are the transport's own cost, not the
+tick period: at 20 Hz a message waits up to one tick on each side on top.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench._report import Row
+from bench._wire_peer import WireMove, build_node
+from engine.control import Ping, Pong
+from engine.guid import WellKnown, make, module_guid
+from nodes.runner import free_tcp_port
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def _peer(expect: int, seconds: float, here: str) -> tuple[subprocess.Popen[str], str]:
+    there = f"tcp://127.0.0.1:{free_tcp_port()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench._wire_peer", "--node", "20", "--listen", there,
+         "--peer-node", "10", "--peer", here, "--expect", str(expect), "--seconds", str(seconds)],
+        cwd=_REPO, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    json.loads(proc.stdout.readline())  # ready
+    return proc, there
+
+
+def _throughput(total: int, per_tick: int) -> float:
+    """Messages per second delivered to the far node's module, ``per_tick`` per batch."""
+    here = f"tcp://127.0.0.1:{free_tcp_port()}"
+    proc, there = _peer(total, 120, here)
+    engine, transport, counter = build_node(10, here, {20: there})
+    engine.start()
+    target = make(20, 0, int(WellKnown.FIRST_FREE))
+    # wait until the peer hears us (the first heartbeat crossed)
+    while transport.peers()[20]["received"] == 0:
+        engine.tick_once()
+    send = counter.send
+    msgs = [WireMove(target, counter.guid, i, 1.0, 2.0, 3.0) for i in range(per_tick)]
+    sent = 0
+    while sent < total:
+        for m in msgs:
+            send(m)
+        sent += per_tick
+        engine.tick_once()
+        if proc.poll() is not None:
+            break
+    for _ in range(200):  # flush anything held
+        engine.tick_once()
+    assert proc.stdout is not None
+    result = json.loads(proc.stdout.readline())
+    proc.wait(30)
+    engine.stop()
+    span = result["last"] - result["first"]
+    return result["count"] / span if span > 0 else 0.0
+
+
+def _round_trips(n: int) -> list[float]:
+    here = f"tcp://127.0.0.1:{free_tcp_port()}"
+    proc, there = _peer(0, 120, here)
+    engine, transport, counter = build_node(10, here, {20: there})
+    engine.start()
+    pongs: list[Pong] = []
+    counter.unhandled = pongs.append  # type: ignore[method-assign]
+    while transport.peers()[20]["received"] == 0:
+        engine.tick_once()
+    times = []
+    peer_transport = module_guid(20, WellKnown.TRANSPORT)
+    for serial in range(n):
+        t0 = time.perf_counter()
+        counter.send(Ping(peer_transport, counter.guid, serial))
+        while not pongs:
+            engine.tick_once()
+        times.append(time.perf_counter() - t0)
+        pongs.clear()
+    proc.terminate()
+    proc.wait(30)
+    engine.stop()
+    return times
+
+
+def run(progress: Callable[[str], None]) -> list[Row]:
+    rows = []
+    progress("node-to-node throughput, batched (10,000 messages per tick)")
+    batched = _throughput(1_000_000, 10_000)
+    progress("node-to-node throughput, one message per send")
+    single = _throughput(50_000, 1)
+    rows.append(Row("node-to-node game messages, batched per tick (baseline: one message per send)",
+                    batched, "msg/s", single, ">= 2,000,000 and ratio >= 5",
+                    batched >= 2_000_000 and batched / single >= 5))
+    progress("node-to-node round trips")
+    rtts = _round_trips(2000)
+    p50 = statistics.median(rtts) * 1e6
+    p99 = sorted(rtts)[int(len(rtts) * 0.99)] * 1e6
+    rows.append(Row("node-to-node round trip p50 (Ping to Pong, both ticking back to back)", p50, "us",
+                    None, "<= 200", p50 <= 200))
+    rows.append(Row("node-to-node round trip p99", p99, "us", None, "", None))
+    try:
+        from bench import clients
+    except ImportError:
+        progress("bench/clients.py not present: the 2,000-client figure is not measured")
+    else:
+        rows.extend(clients.run(progress))
+    return rows
