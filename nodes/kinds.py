@@ -10,11 +10,12 @@ from engine.modules.agent import NodeAgent
 from engine.modules.transport import TransportModule
 from engine.stack import FilterFactory, ModuleFactory, default_filter_kinds, default_module_kinds
 from nodes.gld import GLDModule
+from nodes.persistence import PersistenceModule
 
 
 def module_kinds() -> dict[str, ModuleFactory]:
     kinds = default_module_kinds()
-    for cls in (TransportModule, NodeAgent, GLDModule):
+    for cls in (TransportModule, NodeAgent, GLDModule, PersistenceModule):
         kinds[cls.kind] = cls
     return kinds
 
