@@ -16,6 +16,8 @@
  * just outside the box (the test itself stays exact). */
 #define SP_BOX_REL 1e-9
 #define SP_BOX_ABS 1e-6
+/* Grid rows whose ranges are looked up together. */
+#define SP_ROW_BATCH 64
 
 static int64_t validate(const float *pos, const uint8_t *alive, const int8_t *view, int64_t n,
                         const double *radii, const double *margins, int32_t nclasses,
@@ -120,6 +122,70 @@ static int32_t *build_pattern(const double *radii, const double *margins, int32_
     return pattern;
 }
 
+/* Where the scan writes: the new views and enter events, with their
+ * capacities; counts keep running past a capacity so the caller learns the
+ * size it needs. */
+typedef struct {
+    const int32_t *grid_ents;
+    const float *grid_pos;
+    uint32_t *stamp;
+    int32_t *new_ents;
+    int32_t *enter;
+    int64_t new_cap, enter_cap, nvis, nenter;
+} scan_state;
+
+/* Test candidates grid_ents[a .. b-1] against observer o. */
+static inline void scan_range(scan_state *sc, int32_t a, int32_t b, int32_t o, double ox, double oy,
+                              double r2, double rm2, uint32_t was, uint32_t kept)
+{
+    const int32_t *grid_ents = sc->grid_ents;
+    const float *grid_pos = sc->grid_pos;
+    uint32_t *stamp = sc->stamp;
+    int32_t *new_ents = sc->new_ents, *enter = sc->enter;
+    int64_t nvis = sc->nvis, nenter = sc->nenter;
+    if (nvis + (b - a) <= sc->new_cap && nenter + (b - a) <= sc->enter_cap) {
+        /* Room for every candidate: append without a branch on visibility
+         * (unpredictable); enters are rare after the first tick, so that
+         * branch predicts well. The observer's own x is +inf meanwhile. */
+        for (int32_t t = a; t < b; t++) {
+            int32_t e = grid_ents[t];
+            double dx = (double)grid_pos[2 * t] - ox, dy = (double)grid_pos[2 * t + 1] - oy;
+            double d2 = dx * dx + dy * dy;
+            int was_in = stamp[e] == was;
+            int vis = (d2 <= r2) | ((d2 <= rm2) & was_in);
+            new_ents[nvis] = e;
+            nvis += vis;
+            if (vis & !was_in) {
+                enter[2 * nenter] = o;
+                enter[2 * nenter + 1] = e;
+                nenter++;
+            }
+        }
+    } else {
+        for (int32_t t = a; t < b; t++) {
+            int32_t e = grid_ents[t];
+            if (e == o) continue;
+            double dx = (double)grid_pos[2 * t] - ox, dy = (double)grid_pos[2 * t + 1] - oy;
+            double d2 = dx * dx + dy * dy;
+            uint32_t st = stamp[e];
+            if (d2 <= r2 || (d2 <= rm2 && st == was)) {
+                if (nvis < sc->new_cap) new_ents[nvis] = e;
+                nvis++;
+                if (st != was) {
+                    if (nenter < sc->enter_cap) {
+                        enter[2 * nenter] = o;
+                        enter[2 * nenter + 1] = e;
+                    }
+                    nenter++;
+                }
+                if (nvis > sc->new_cap) stamp[e] = kept;  /* not in new_ents: mark it here */
+            }
+        }
+    }
+    sc->nvis = nvis;
+    sc->nenter = nenter;
+}
+
 int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view, int64_t n,
                       const double *radii, const double *margins, int32_t nclasses,
                       double cell_size, const int32_t *grid,
@@ -143,7 +209,8 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
     int32_t *pattern = build_pattern(radii, margins, nclasses, cs, nx, ny, pattern_at);
     if (!pattern) { *bad = 0; return SP_ERR_NOMEM; }
 
-    int64_t nvis = 0, nenter = 0, nleave = 0;
+    scan_state sc = {grid_ents, grid_pos, stamp, new_ents, enter, new_cap, enter_cap, 0, 0};
+    int64_t nleave = 0;
     uint32_t s = *stamp_state;
     new_off[0] = 0;
     for (int64_t o = 0; o < n; o++) {
@@ -161,7 +228,7 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
                     leave[2 * nleave + 1] = prow[j];
                 }
             }
-            new_off[o + 1] = (int32_t)(nvis < new_cap ? nvis : new_cap);
+            new_off[o + 1] = (int32_t)(sc.nvis < new_cap ? sc.nvis : new_cap);
             continue;
         }
         if (s > 0xFFFFFFF0u) {
@@ -179,61 +246,30 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
         int32_t ocx = sp_axis_cell(ox, cs, nx), ocy = sp_axis_cell(oy, cs, ny);
         int32_t self_t = cell_tmp[o];
         grid_pos[2 * self_t] = INFINITY;  /* so the observer never sees itself */
-        int64_t row0 = nvis;
+        int64_t row0 = sc.nvis;
         const int32_t *reach_x = pattern + pattern_at[k];
         int32_t rows = pattern_at[k + 1] - pattern_at[k] - 1;
         int32_t cy0 = ocy - rows < 0 ? 0 : ocy - rows;
         int32_t cy1 = ocy + rows > ny - 1 ? ny - 1 : ocy + rows;
-        for (int32_t cy = cy0; cy <= cy1; cy++) {
-            int32_t w = reach_x[cy > ocy ? cy - ocy : ocy - cy];
-            int32_t cx0 = ocx - w < 0 ? 0 : ocx - w;
-            int32_t cx1 = ocx + w > nx - 1 ? nx - 1 : ocx + w;
-            const int32_t *row_start = grid_start + (int64_t)cy * nx;
-            /* Cells cx0..cx1 of one grid row are contiguous in grid_ents. */
-            int32_t a = row_start[cx0], b = row_start[cx1 + 1];
-            if (nvis + (b - a) <= new_cap && nenter + (b - a) <= enter_cap) {
-                /* Room for every candidate: append without a branch on
-                 * visibility (unpredictable); enters are rare after the
-                 * first tick, so that branch predicts well. */
-                for (int32_t t = a; t < b; t++) {
-                    int32_t e = grid_ents[t];
-                    double dx = (double)grid_pos[2 * t] - ox, dy = (double)grid_pos[2 * t + 1] - oy;
-                    double d2 = dx * dx + dy * dy;
-                    int was_in = stamp[e] == was;
-                    int vis = (d2 <= r2) | ((d2 <= rm2) & was_in);
-                    new_ents[nvis] = e;
-                    nvis += vis;
-                    if (vis & !was_in) {
-                        enter[2 * nenter] = (int32_t)o;
-                        enter[2 * nenter + 1] = e;
-                        nenter++;
-                    }
-                }
-                continue;
+        for (int32_t cyb = cy0; cyb <= cy1; cyb += SP_ROW_BATCH) {
+              /* Look up a batch of row ranges first: their loads overlap
+             * instead of each row waiting for its own. */
+            int32_t ra[SP_ROW_BATCH], rb[SP_ROW_BATCH], nr = 0;
+            for (int32_t cy = cyb; cy <= cy1 && nr < SP_ROW_BATCH; cy++, nr++) {
+                int32_t w = reach_x[cy > ocy ? cy - ocy : ocy - cy];
+                int32_t cx0 = ocx - w < 0 ? 0 : ocx - w;
+                int32_t cx1 = ocx + w > nx - 1 ? nx - 1 : ocx + w;
+                const int32_t *row_start = grid_start + (int64_t)cy * nx;
+                /* Cells cx0..cx1 of one grid row are contiguous in grid_ents. */
+                ra[nr] = row_start[cx0];
+                rb[nr] = row_start[cx1 + 1];
             }
-            for (int32_t t = a; t < b; t++) {
-                int32_t e = grid_ents[t];
-                if (e == o) continue;
-                double dx = (double)grid_pos[2 * t] - ox, dy = (double)grid_pos[2 * t + 1] - oy;
-                double d2 = dx * dx + dy * dy;
-                uint32_t st = stamp[e];
-                if (d2 <= r2 || (d2 <= rm2 && st == was)) {
-                    if (nvis < new_cap) new_ents[nvis] = e;
-                    nvis++;
-                    if (st != was) {
-                        if (nenter < enter_cap) {
-                            enter[2 * nenter] = (int32_t)o;
-                            enter[2 * nenter + 1] = e;
-                        }
-                        nenter++;
-                    }
-                    stamp[e] = kept;
-                }
-            }
+            for (int32_t ri = 0; ri < nr; ri++)
+                scan_range(&sc, ra[ri], rb[ri], (int32_t)o, ox, oy, r2, rm2, was, kept);
         }
         grid_pos[2 * self_t] = (float)ox;
         /* Mark what is visible now; what stays marked "was" has left. */
-        int64_t row1 = nvis < new_cap ? nvis : new_cap;
+        int64_t row1 = sc.nvis < new_cap ? sc.nvis : new_cap;
         for (int64_t j = row0; j < row1; j++) stamp[new_ents[j]] = kept;
         for (int64_t j = 0; j < plen; j++) {
             int32_t e = prow[j];
@@ -246,15 +282,15 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
                 stamp[e] = kept;  /* a duplicate in a tampered row leaves once */
             }
         }
-        new_off[o + 1] = (int32_t)(nvis < new_cap ? nvis : new_cap);
+        new_off[o + 1] = (int32_t)(sc.nvis < new_cap ? sc.nvis : new_cap);
     }
     free(pattern);
     *stamp_state = s;
-    counts[0] = nvis; counts[1] = nenter; counts[2] = nleave;
-    if (nvis > new_cap || nenter > enter_cap || nleave > leave_cap) {
-        *bad = nvis;
+    counts[0] = sc.nvis; counts[1] = sc.nenter; counts[2] = nleave;
+    if (sc.nvis > new_cap || sc.nenter > enter_cap || nleave > leave_cap) {
+        *bad = sc.nvis;
         return SP_ERR_CAPACITY;
     }
-    if (nvis > INT32_MAX) { *bad = nvis; return SP_ERR_CAPACITY; }
+    if (sc.nvis > INT32_MAX) { *bad = sc.nvis; return SP_ERR_CAPACITY; }
     return SP_OK;
 }
