@@ -33,6 +33,7 @@ def coordinate(extent: float, cell: float) -> st.SearchStrategy[float]:
         st.floats(-5.0, extent + 5.0, width=32),
         st.sampled_from(borders),
         st.floats(0.0, extent, width=32),
+        st.sampled_from([-3.0e38, -1e9, 1e9, 3.0e38]),   # far outside: clamps into edge cells
     )
 
 

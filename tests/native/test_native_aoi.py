@@ -72,6 +72,25 @@ def test_aoi_matches_reference_tick_after_tick(world):
         prev = rows
 
 
+@settings(max_examples=50, deadline=None)
+@given(ticks())
+def test_stamp_counter_wrap_around_changes_nothing(world):
+    cfg, frames, alive, view = world
+    table = _table(cfg, frames[0], alive, view)
+    aoi = InterestGrid(cfg)
+    prev: list[list[int]] = []
+    for pos in frames:
+        aoi._scratch["stamp"][:] = 0                      # stamps never exceed the counter...
+        aoi._scratch["stamp_state"][0] = 0xFFFFFFF0 - 2   # ...which is about to wrap around
+        table.pos[: pos.shape[0]] = pos
+        rows, enter, leave = reference.aoi_update(pos.tolist(), alive.tolist(), view.tolist(),
+                                                  cfg.view_radii, cfg.margins, cfg.cell_size,
+                                                  cfg.grid, prev)
+        events = aoi.update(table)
+        assert (rows, enter, leave) == (_rows(aoi), _pairs(events.enter), _pairs(events.leave))
+        prev = rows
+
+
 @settings(max_examples=100, deadline=None)
 @given(ticks(), st.data())
 def test_nonfinite_position_is_rejected_with_its_guid(world, data):
