@@ -1,0 +1,347 @@
+"""``python -m bench clients``: one network module holding 2,000 player clients.
+
+The server is an Engine in this process ticking at 20 Hz: a NetworkModule
+delivering through a ClientFilter to a small logic module that sends every
+connected client one message per tick. The clients live in a separate load
+generator process (one process, 2,000 non-blocking sockets, no threads):
+each client sends one 1-message frame per 1/20 s (20 messages/s) and reads
+everything the server sends. Figures:
+
+- tick p99 with the clients connected and talking, against the same node
+  with no clients (measured first, in the same run);
+- frames each client received per second (one per tick is the goal);
+- client messages the logic module received per second.
+
+Long-lived objects are moved out of the garbage collector's view after
+start-up and after the ramp (``gc.freeze()``), as a long-running node
+should; without that, full collections at 2,000 clients (15-50 ms each)
+set the p99.
+
+``run(progress, clients=..., seconds=...)`` takes smaller numbers for a
+quick look; the defaults are the issue's figure.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import resource
+import select
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench._report import Row
+from engine.engine import Engine, SystemClock
+from engine.guid import Guid
+from engine.messages import Message, MessageRegistry
+from engine.modules import Module
+from engine.modules.network import ClientConnected, ClientDisconnected, ClientFilter, NetworkModule
+from engine.protocol import Connection, Role
+
+_REGISTRY = MessageRegistry()
+
+CLIENTS = 2000
+MESSAGES_PER_SECOND = 20
+TICK_RATE = 20.0
+BASELINE_TICKS = 200
+MEASURE_SECONDS = 15.0
+TARGET_P99_MS = 25.0
+_GROUPS = 10  # clients send in 10 staggered groups per period, as real clients would
+
+
+class BenchInput(Message, type_id=1, registry=_REGISTRY):
+    """What each client sends: a typical small input message."""
+
+    seq: int
+    x: float
+    y: float
+
+
+class BenchState(Message, type_id=2, registry=_REGISTRY):
+    """What the server sends each client each tick."""
+
+    tick: int
+    x: float
+    y: float
+
+
+class _Logic(Module):
+    """Counts client messages; sends each connected client one message per tick."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.conns: dict[int, None] = {}
+        self.inputs = 0
+
+    def receive(self, messages: list[Any]) -> None:
+        for m in messages:
+            kind = type(m)
+            if kind is BenchInput:
+                self.inputs += 1
+            elif kind is ClientConnected:
+                self.conns[m.conn] = None
+            elif kind is ClientDisconnected:
+                self.conns.pop(m.conn, None)
+
+    def tick(self) -> None:
+        send, me, tick = self.send, self.guid, self.engine.tick
+        for conn in self.conns:
+            send(BenchState(Guid(conn), me, tick, 1.0, 2.0))
+
+
+def _raise_fd_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+
+
+def _server(clients: int) -> tuple[Engine, NetworkModule, _Logic]:
+    engine = Engine(node_id=2000, tick_rate=TICK_RATE, clock=SystemClock())
+    net = engine.add_module(NetworkModule("net", {
+        "deliver_to": "logic", "max_clients": clients + 16, "accept_per_tick": 256,
+        "idle_timeout": 60.0, "handshake_timeout": 60.0}, registry=_REGISTRY))
+    logic = engine.add_module(_Logic("logic"))
+    engine.connect("net", "logic", filters=[ClientFilter(allow=[BenchInput])])
+    engine.connect("logic", "net")
+    engine.start()
+    return engine, net, logic  # type: ignore[return-value]
+
+
+class _Ticker:
+    """Ticks an engine at its rate, recording tick durations, between calls of ``between``."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.deadline = time.perf_counter()
+
+    def run(self, ticks: int, between: Callable[[], bool] | None = None) -> list[float]:
+        durations = []
+        period = self.engine.period
+        for _ in range(ticks):
+            durations.append(self.engine.tick_once())
+            if between is not None and between():
+                break
+            self.deadline += period
+            now = time.perf_counter()
+            if now > self.deadline:
+                self.deadline = now  # an overrun: start the next tick at once, no burst
+            else:
+                time.sleep(self.deadline - now)
+        return durations
+
+
+def _freeze() -> None:
+    """Move what exists now out of the collector's view, as a long-running node would.
+
+    Without it a full collection walks every client's objects, and each one
+    is a 15-50 ms pause at 2,000 clients: that, not the network, would set
+    the p99.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _p(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * q))] if s else 0.0
+
+
+def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
+        seconds: float = MEASURE_SECONDS) -> list[Row]:
+    _raise_fd_limit(clients + 256)
+    engine, net, logic = _server(clients)
+    _freeze()
+    ticker = _Ticker(engine)
+    progress(f"baseline: {BASELINE_TICKS} ticks with no clients")
+    baseline = ticker.run(BASELINE_TICKS)
+
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    loader = ctx.Process(target=_load_generator, args=(net.port, clients, MESSAGES_PER_SECOND, theirs),
+                         daemon=True)
+    loader.start()
+    status: dict[str, Any] = {"open": 0}
+
+    def poll_loader() -> bool:
+        while ours.poll():
+            kind, *values = ours.recv()
+            if kind == "progress":
+                status["open"] = values[0]
+                progress(f"clients connected: {values[0]}/{clients} (server holds {net.client_count})")
+            elif kind == "error":
+                raise RuntimeError(f"load generator failed: {values[0]}")
+        return False
+
+    try:
+        progress(f"ramping up {clients} clients")
+        ramp_deadline = time.monotonic() + 120
+        while status["open"] < clients or net.client_count < clients:
+            ticker.run(10, poll_loader)
+            if time.monotonic() > ramp_deadline or not loader.is_alive():
+                raise RuntimeError(f"only {status['open']} of {clients} clients connected")
+        _freeze()  # the clients' long-lived objects join the start-up ones
+        ticker.run(int(TICK_RATE * 2), poll_loader)  # settle: every client sending at its rate
+        progress(f"measuring {seconds:g} s with {net.client_count} clients")
+        ours.send("mark")
+        start_mark = _wait_mark(ours, ticker, poll_loader)
+        inputs0, t0 = logic.inputs, time.perf_counter()
+        closes0 = len(net.recent_closes)
+        loaded = ticker.run(int(seconds * TICK_RATE), poll_loader)
+        inputs1, t1 = logic.inputs, time.perf_counter()
+        ours.send("mark")
+        end_mark = _wait_mark(ours, ticker, poll_loader)
+        dropped = len(net.recent_closes) - closes0
+    finally:
+        if loader.is_alive():
+            ours.send("stop")
+            loader.join(10)
+        if loader.is_alive():
+            loader.kill()
+        engine.stop()
+
+    window = end_mark[0] - start_mark[0]
+    frames_per_client = (end_mark[1] - start_mark[1]) / clients / window
+    sent_rate = (end_mark[2] - start_mark[2]) / window
+    in_rate = (inputs1 - inputs0) / (t1 - t0)
+    p99 = _p(loaded, 0.99) * 1000
+    base99 = _p(baseline, 0.99) * 1000
+    return [
+        Row(f"tick p99, {clients} clients x {MESSAGES_PER_SECOND} msg/s, one frame each per tick "
+            "(baseline: same node, no clients)", p99, "ms", base99,
+            f"<= {TARGET_P99_MS:g}", p99 <= TARGET_P99_MS),
+        Row(f"tick p50, {clients} clients (baseline: no clients)", _p(loaded, 0.5) * 1000, "ms",
+            _p(baseline, 0.5) * 1000),
+        Row("frames received per client per second (one per tick)", frames_per_client, "frames/s",
+            TICK_RATE, f">= {TICK_RATE * 0.95:g}", frames_per_client >= TICK_RATE * 0.95),
+        Row("client messages delivered to logic per second (baseline: what the clients sent)",
+            in_rate, "msg/s", sent_rate, ">= 0.95 of sent", in_rate >= 0.95 * sent_rate),
+        Row("clients dropped while measuring", float(dropped), "clients", None, "0", dropped == 0),
+    ]
+
+
+def _wait_mark(pipe: Any, ticker: _Ticker, poll: Callable[[], bool]) -> tuple[float, int, int]:
+    """Keep ticking until the load generator answers a mark with (time, frames, messages sent)."""
+    while True:
+        if pipe.poll():
+            kind, *values = pipe.recv()
+            if kind == "mark":
+                return values[0], values[1], values[2]
+            if kind == "error":
+                raise RuntimeError(f"load generator failed: {values[0]}")
+            continue
+        ticker.run(1)
+
+
+# -- the load generator (a separate process) -----------------------------------------------------
+
+
+def _load_generator(port: int, clients: int, rate: float, ctl: Any) -> None:
+    try:
+        _Load(port, clients, rate, ctl).run()
+    except Exception as exc:  # report, then let the parent fail the run
+        ctl.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class _Load:
+    """Holds ``clients`` non-blocking sockets in one loop: connect, send at ``rate``, read all."""
+
+    def __init__(self, port: int, clients: int, rate: float, ctl: Any):
+        _raise_fd_limit(clients + 256)
+        self.port, self.clients, self.period, self.ctl = port, clients, 1.0 / rate, ctl
+        client, server = Connection(Role.CLIENT), Connection(Role.SERVER)
+        self.handshake = client.send_handshake(None)
+        server.receive_data(self.handshake, now=0.0)
+        server.next_event()
+        client.receive_data(server.send_handshake(), now=0.0)
+        client.next_event()
+        self.frame = client.send_messages([BenchInput(0, 0, 1, 0.5, 0.25)])  # the same bytes each time
+        self.socks: list[socket.socket] = []
+        self.index: dict[int, int] = {}
+        self.buffers: list[bytearray] = []
+        self.opened: list[bool] = []
+        self.frames = 0
+        self.sent = 0
+        self.open_count = 0
+        self.poller = select.epoll()
+
+    def connect_some(self, n: int) -> None:
+        for _ in range(min(n, self.clients - len(self.socks))):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.sendall(self.handshake)
+            s.setblocking(False)
+            self.index[s.fileno()] = len(self.socks)
+            self.socks.append(s)
+            self.buffers.append(bytearray())
+            self.opened.append(False)
+            self.poller.register(s.fileno(), select.EPOLLIN)
+
+    def read(self, i: int) -> None:
+        sock, buf = self.socks[i], self.buffers[i]
+        try:
+            data = sock.recv(262_144)
+        except BlockingIOError:
+            return
+        if not data:
+            raise RuntimeError(f"client {i} was closed by the server")
+        buf += data
+        pos, end = 0, len(buf)
+        while end - pos >= 5:
+            length = int.from_bytes(buf[pos:pos + 4], "big")
+            if end - pos < 4 + length:
+                break
+            kind = buf[pos + 4]
+            if kind == 2:
+                self.frames += 1
+            elif kind == 1 and not self.opened[i]:
+                self.opened[i] = True
+                self.open_count += 1
+            elif kind == 3:
+                raise RuntimeError(f"client {i} closed by the server: {bytes(buf[pos + 5:end])!r}")
+            pos += 4 + length
+        del buf[:pos]
+
+    def send_group(self, g: int) -> None:
+        frame, opened, socks = self.frame, self.opened, self.socks
+        for i in range(g, len(socks), _GROUPS):
+            if opened[i]:
+                if socks[i].send(frame) != len(frame):
+                    raise RuntimeError("the server stopped reading")
+                self.sent += 1
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        step = self.period / _GROUPS
+        next_send = start
+        group = 0
+        reported = 0
+        while True:
+            if len(self.socks) < self.clients:
+                self.connect_some(50)
+            if self.open_count - reported >= 250 or (self.open_count == self.clients != reported):
+                reported = self.open_count
+                self.ctl.send(("progress", self.open_count))
+            if self.ctl.poll():
+                cmd = self.ctl.recv()
+                if cmd == "stop":
+                    return
+                self.ctl.send(("mark", time.perf_counter(), self.frames, self.sent))
+            now = time.perf_counter()
+            while now >= next_send:
+                self.send_group(group)
+                group = (group + 1) % _GROUPS
+                next_send += step
+                if now - next_send > self.period:  # far behind: skip, never burst
+                    next_send = now
+            timeout = max(0.0, min(next_send - time.perf_counter(), 0.005))
+            for fd, _events in self.poller.poll(timeout, len(self.socks) + 1):
+                self.read(self.index[fd])
+
+
+if __name__ == "__main__":
+    from bench._report import to_table
+
+    print(to_table(run(lambda text: print(" ..", text, flush=True), clients=200, seconds=5)))
