@@ -34,6 +34,7 @@ __all__ = [
     "NonFiniteError",
     "aoi_update",
     "baseline_move",
+    "check_batch",
     "find_nonfinite",
     "move",
     "pack_updates",
@@ -242,6 +243,38 @@ def pack_updates(clients: np.ndarray, offsets: np.ndarray, entities: np.ndarray,
     if got < 0:
         _raise(got, bad[0], "pack_updates", {9: "type_id (must be >= 0)"})
     return int(got)
+
+
+BATCH_BAD = -10
+"""check_batch: the bytes are not a valid batch (the Python decoder says why)."""
+BATCH_UNSUPPORTED = -11
+"""check_batch: the batch holds fields only the Python decoder can check."""
+
+
+def check_batch(data: bytes | bytearray | memoryview, tids: np.ndarray, arity: np.ndarray,
+                schema_at: np.ndarray, schema: np.ndarray, max_messages: int) -> tuple[int, int, int]:
+    """Validate a msgpack message batch against a schema table without unpacking it.
+
+    Returns (code, message index, field index): code >= 0 is the message
+    count of a valid batch, else BATCH_BAD or BATCH_UNSUPPORTED. The schema
+    arrays come from ``engine.codec._native_check``.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    k = tids.shape[0] if isinstance(tids, np.ndarray) else 0
+    view = memoryview(data)
+    if not view.c_contiguous or view.itemsize != 1:
+        view = memoryview(bytes(view))
+    dp = ffi.from_buffer("uint8_t[]", view) if len(view) else ffi.new("uint8_t[]", 1)
+    where = ffi.new("int64_t[2]")
+    code = lib.sp_check_batch(
+        dp, len(view),
+        _buf("tids", tids, np.int64, (k,)), _buf("arity", arity, np.int32, (k,)),
+        _buf("schema_at", schema_at, np.int32, (k + 1,)), k,
+        _buf("schema", schema, np.uint8, (None,)), schema.shape[0], int(max_messages), where)
+    if code == lib.SP_ERR_ARG:
+        raise ValueError("check_batch: inconsistent schema table")
+    return int(code), int(where[0]), int(where[1])
 
 
 def _count(n: int, pos: Any) -> int:

@@ -18,7 +18,9 @@ enum {
     SP_ERR_CAPACITY = -3,   /* an output buffer too small; *bad / counts = sizes needed */
     SP_ERR_ARG = -4,        /* a bad scalar argument; *bad = argument number */
     SP_ERR_OFFSETS = -5,    /* CSR offsets not non-decreasing or past the end; *bad = row */
-    SP_ERR_NOMEM = -6       /* out of memory for a small internal table */
+    SP_ERR_NOMEM = -6,      /* out of memory for a small internal table */
+    SP_CHECK_BAD = -10,     /* sp_check_batch: not a valid batch; where = {message, field} */
+    SP_CHECK_UNSUPPORTED = -11  /* sp_check_batch: holds what only Python can check */
 };
 
 /* First live entity (alive[i] != 0, or every entity if alive is NULL) with a
@@ -78,3 +80,12 @@ int64_t sp_pack_updates(const int32_t *clients, int64_t nclients,
                         const int32_t *off, const int32_t *ents, int64_t rows, int64_t len,
                         const uint64_t *guids, const float *pos, int64_t n, int64_t type_id,
                         uint8_t *out, int64_t out_cap, int64_t *bounds, int64_t *bad);
+
+/* Message batch validation: walk a msgpack batch [[type_id, to, frm, ...], ...]
+ * and check every message against its type's schema without building any
+ * object (encoding in native/check.c). Returns the number of messages, or
+ * SP_CHECK_BAD (where = {message index, field index or -1}) or
+ * SP_CHECK_UNSUPPORTED (a nested message field: leave it to Python). */
+int64_t sp_check_batch(const uint8_t *data, int64_t len, const int64_t *tids, const int32_t *arity,
+                       const int32_t *schema_at, int32_t ntypes, const uint8_t *schema,
+                       int64_t schema_len, int64_t max_messages, int64_t *where);

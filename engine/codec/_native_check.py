@@ -1,0 +1,100 @@
+"""Validate a msgpack message batch in C, then unpack it with no per-field Python.
+
+The binary codec's decoder (:mod:`engine.codec.binary`) unpacks a batch and
+then checks every field of every message in Python. ``NativeBatchChecker``
+compiles the registry's field schemas into a table once and lets the C core
+(``native.check_batch``) walk the raw bytes: when it proves the batch valid,
+``decode_batch`` unpacks it with one ``msgpack.unpackb`` and wraps each
+array in its class. Anything it cannot prove (a malformed batch, or nested
+message fields, whose class bounds only Python checks) goes to the Python
+decoder, which decodes it or raises the usual :class:`DecodeError`, so the
+results and errors are always those of ``binary.decode_batch``.
+
+>>> from engine.messages import Message
+>>> class Ping(Message, type_id=991):
+...     n: int
+>>> from engine.codec.binary import encode_batch
+>>> checker = NativeBatchChecker()
+>>> checker.check(encode_batch([Ping(1, 2, 7), Ping(1, 2, 8)]))
+2
+>>> checker.decode_batch(encode_batch([Ping(1, 2, 7)]))
+[Ping(to=0:0:1, frm=0:0:2, n=7)]
+>>> checker.check(b"\\x91\\x94\\xcd\\x03\\xdf\\x01\\x02\\xa1x") is None   # n is a str: not proven
+True
+>>> Ping.registry.unregister(Ping)
+"""
+
+from __future__ import annotations
+
+import msgpack
+import numpy as np
+
+import native
+from engine.messages import REGISTRY, FieldType, Message, MessageRegistry
+
+_KINDS = {"any": 0, "int": 1, "guid": 2, "float": 3, "bool": 4, "str": 5, "bytes": 6,
+          "list": 7, "dict": 9, "message": 10}
+_LIST_OF = 8
+_OPTIONAL = 0x80
+_tuple_new = tuple.__new__
+_unpackb = msgpack.unpackb
+
+
+def _spec(ft: FieldType) -> list[int]:
+    """The schema bytes of one field (see native/check.c)."""
+    flag = _OPTIONAL if ft.optional else 0
+    if ft.kind == "list" and ft.element is not None:
+        return [_LIST_OF | flag, *_spec(ft.element)]
+    return [_KINDS[ft.kind] | flag]
+
+
+class NativeBatchChecker:
+    """The registry's schemas as a C table, and the fast decode built on it.
+
+    The table is rebuilt when the registry's size changes; call
+    ``refresh()`` after replacing a class under the same type id. Messages
+    are built with the classes captured at the last refresh, which are
+    the ones the table describes.
+    """
+
+    def __init__(self, registry: MessageRegistry = REGISTRY):
+        self.registry = registry
+        self._size = -1
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompile the schema table from the registry."""
+        classes = self.registry.classes()
+        specs = [[b for f in cls.fields for b in _spec(f.type)] for cls in classes]
+        self._tids = np.array([cls.type_id for cls in classes], np.int64)
+        self._arity = np.array([len(cls.fields) for cls in classes], np.int32)
+        self._at = np.zeros(len(classes) + 1, np.int32)
+        self._at[1:] = np.cumsum([len(s) for s in specs], dtype=np.int64)
+        self._schema = np.array([b for s in specs for b in s], np.uint8)
+        self._classes: dict[int, type[Message]] = {cls.type_id: cls for cls in classes}
+        self._size = len(self.registry)
+
+    def check(self, data: bytes | bytearray | memoryview, max_messages: int = 10_000) -> int | None:
+        """The message count if the batch is proven valid, else None (ask the Python decoder)."""
+        if len(self.registry) != self._size:
+            self.refresh()
+        code, _message, _field = native.check_batch(data, self._tids, self._arity, self._at,
+                                                   self._schema, max_messages)
+        return code if code >= 0 else None
+
+    def decode_batch(self, data: bytes | bytearray | memoryview, *, max_bytes: int = 1 << 20,
+                     max_messages: int = 10_000) -> list[Message]:
+        """Like ``binary.decode_batch``: messages, or DecodeError naming the problem."""
+        from engine.codec import binary  # lazily: binary may one day import this module
+
+        if (isinstance(data, (bytes, bytearray, memoryview)) and len(data) <= max_bytes
+                and self.check(data, max_messages) is not None):
+            try:
+                values = _unpackb(data, raw=False, use_list=True, strict_map_key=False)
+            except Exception:  # e.g. bad UTF-8, which the C walk does not check
+                values = None
+            if values is not None:
+                classes = self._classes
+                return [_tuple_new(classes[v[0]], v) for v in values]
+        return binary.decode_batch(data, registry=self.registry, max_bytes=max_bytes,
+                                   max_messages=max_messages)
