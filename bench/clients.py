@@ -282,7 +282,7 @@ class _Load:
     def read(self, i: int) -> None:
         sock, buf = self.socks[i], self.buffers[i]
         try:
-            data = sock.recv(262_144)
+            data = sock.recv(65_536)  # larger sizes cost an mmap per call
         except BlockingIOError:
             return
         if not data:

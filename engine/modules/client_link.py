@@ -62,7 +62,7 @@ from engine.protocol import (
 
 __all__ = ["ClientLinkModule", "LinkState"]
 
-_READ_CHUNK = 256 * 1024
+_READ_CHUNK = 65536  # recv(n) allocates n bytes: above 128 KiB that is an mmap per call
 
 
 class LinkState(enum.Enum):

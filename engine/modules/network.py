@@ -88,7 +88,7 @@ __all__ = [
 ]
 
 _tuple_new = tuple.__new__
-_READ_CHUNK = 256 * 1024
+_READ_CHUNK = 65536  # recv(n) allocates n bytes: above 128 KiB that is an mmap per call
 _SWEEP_INTERVAL = 0.25  # seconds between timeout sweeps
 _RECENT_CLOSES = 256
 _BIND = BindClient.type_id
