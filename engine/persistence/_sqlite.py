@@ -48,6 +48,8 @@ class SqliteStore(SqlStore):
                 if str(mode).lower() != "wal":
                     raise StoreError(f"{path}: could not switch to WAL mode (got {mode!r})")
             conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            # a big flush grows the WAL; once checkpointed, give the disk back beyond 64 MiB
+            conn.execute(f"PRAGMA journal_size_limit={64 << 20}")
             conn.execute("PRAGMA foreign_keys=ON")
             super().__init__(f"sqlite:///{path}", conn, migrations)
         except BaseException:

@@ -20,6 +20,7 @@ import pwd
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -60,6 +61,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _traversable(folder: Path) -> bool:
+    """True if any user may pass through every folder on the way to ``folder``."""
+    return all(os.stat(p).st_mode & stat.S_IXOTH for p in [folder, *folder.parents])
+
+
 def _server_user() -> pwd.struct_passwd | None:
     """Who runs the server: None for ourselves, else an unprivileged account (we are root)."""
     if os.geteuid() != 0:
@@ -93,7 +99,10 @@ class ThrowawayPostgres:
         return f"postgresql://{_SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> ThrowawayPostgres:
-        self.folder = Path(tempfile.mkdtemp(prefix="spenefett-pg-"))
+        base = None
+        if self._user is not None and not _traversable(Path(tempfile.gettempdir())):
+            base = "/tmp"  # TMPDIR is private to root; the server's user could not reach it
+        self.folder = Path(tempfile.mkdtemp(prefix="spenefett-pg-", dir=base))
         data, sock = self.folder / "data", self.folder / "sock"
         sock.mkdir()
         if self._user is not None:
@@ -106,7 +115,7 @@ class ThrowawayPostgres:
             for _ in range(5):  # a free port can be taken between asking and binding
                 self.port = _free_port()
                 options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={sock} "
-                           "-c max_connections=50 -c shared_buffers=32MB")
+                           "-c max_connections=50 -c shared_buffers=32MB -c dynamic_shared_memory_type=mmap")
                 if not self.durable:
                     options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
                 done = self._run([str(self.bin_dir / "pg_ctl"), "-D", str(data), "-l",
@@ -136,7 +145,8 @@ class ThrowawayPostgres:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
             raise ValueError(f"database names here are lower-case identifiers, got {name!r}")
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # checked identifier: CREATE DATABASE takes no parameters
+            # the name was checked above: CREATE DATABASE takes no parameters
+            conn.execute(f'CREATE DATABASE "{name}"')
         return self.url_for(name)
 
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
