@@ -14,7 +14,14 @@ never this node's tick or anyone else's. Each tick the module
 Settings: ``url`` (default ``sqlite:///var/spenefett.db``, relative to the
 working directory; its folder is created), ``batch_limit`` (most rows per
 save transaction, 50,000), ``reply_rows`` (most rows per EntitiesLoaded
-message, 2,000).
+message, 2,000), ``max_pending`` (store jobs queued before new requests are
+answered at once with an "overloaded" error, 1,000). In a stack file::
+
+    [[module]]
+    name = "persistence"
+    kind = "persistence"
+    [module.settings]
+    url = "postgresql://game@db.internal/world"
 """
 
 from __future__ import annotations
@@ -62,8 +69,9 @@ class PersistenceModule(Module):
         self.url = str(s.get("url", DEFAULT_URL))
         self.batch_limit = int(s.get("batch_limit", 50_000))
         self.reply_rows = int(s.get("reply_rows", 2_000))
-        if self.batch_limit < 1 or self.reply_rows < 1:
-            raise ValueError("batch_limit and reply_rows must be at least 1")
+        self.max_pending = int(s.get("max_pending", 1_000))
+        if min(self.batch_limit, self.reply_rows, self.max_pending) < 1:
+            raise ValueError("batch_limit, reply_rows and max_pending must be at least 1")
         self._worker: StoreWorker | None = None
         self._saves: list[_Save] = []
         self._jobs: list[tuple[Any, Callable[[Store], Any]]] = []
@@ -129,6 +137,9 @@ class PersistenceModule(Module):
         worker = self._worker
         if worker is None:
             return
+        if worker.pending >= self.max_pending:
+            self._refuse_all(f"persistence node overloaded: {worker.pending} store jobs queued")
+            return
         if self._saves:
             saves, self._saves = self._saves, []
             for batch in _batches(saves, self.batch_limit):
@@ -139,6 +150,18 @@ class PersistenceModule(Module):
             jobs, self._jobs = self._jobs, []
             for tag, job in jobs:
                 worker.submit(tag, job)
+
+    def _refuse_all(self, reason: str) -> None:
+        """Answer this tick's requests with an error at once, rather than queue without bound."""
+        saves, self._saves = self._saves, []
+        jobs, self._jobs = self._jobs, []
+        self.failures += len(saves) + len(jobs)
+        self._answer_saves(saves, None, reason)
+        for tag, _job in jobs:
+            if tag[0] == "load":
+                self._reply(EntitiesLoaded(tag[1], self.guid, tag[2], [], True, reason))
+            else:
+                self._reply(EntityIdsReserved(tag[1], self.guid, tag[2], 0, 0, reason))
 
     def _answer(self) -> None:
         if self._worker is None:
@@ -159,12 +182,12 @@ class PersistenceModule(Module):
                     self._reply(EntityIdsReserved(to, self.guid, serial, 0, 0, _reason(error)))
 
     def _answer_saves(self, batch: list[_Save], outcome: SaveOutcome | None,
-                      error: BaseException | None) -> None:
+                      error: BaseException | str | None) -> None:
         position = 0
         for save in batch:
             n = len(save.rows)
             if outcome is None:
-                reason = _reason(error)
+                reason = error if isinstance(error, str) else _reason(error)
                 refused = [[_row_id(row), reason] for row in save.rows]
                 self._reply(SaveResult(save.reply_to, self.guid, save.serial, [], refused, reason))
                 self.refused += n
