@@ -182,3 +182,73 @@ def test_a_store_that_cannot_open_stops_the_node_starting(tmp_path):
     h.add(PersistenceModule("persistence", {"url": f"sqlite:///{tmp_path}/file/x.db"}))
     with pytest.raises(OSError):
         h.tick()
+
+
+def _module_node(url, **settings):
+    h = Harness(node_id=1000)
+    probe = h.add(Probe("probe"))
+    module = h.add(PersistenceModule("persistence", {"url": url, **settings}))
+    h.connect("probe", "persistence")
+    h.connect("persistence", "probe")
+    h.tick()
+    return h, probe, module
+
+
+def test_saves_past_the_batch_limit_split_between_whole_requests(tmp_path):
+    h, probe, module = _module_node(f"sqlite:///{tmp_path}/b.db", batch_limit=3)
+    try:
+        for serial in range(3):
+            _send(probe, module, SaveEntities, serial, [_row(serial * 10 + 1, 1), _row(serial * 10 + 2, 1)])
+        h.tick()
+        assert 3 == module.flushes  # 2 + 2 rows would pass 3: each request is its own transaction
+        answers = []
+        while len(answers) < 3:
+            answers += _until(h, probe, lambda m: type(m) is SaveResult)
+        assert [2, 2, 2] == [len(m.saved_ids) for m in answers]
+    finally:
+        h.stop()
+
+
+def test_an_overloaded_node_answers_at_once_instead_of_queueing(tmp_path):
+    path = tmp_path / "slow.db"
+    h, probe, module = _module_node(f"sqlite:///{path}", max_pending=1)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        _send(probe, module, SaveEntities, 1, [_row(1, 1)])
+        h.tick()
+        _send(probe, module, SaveEntities, 2, [_row(2, 1)])
+        _send(probe, module, LoadRegion, 3, "valley")
+        answers = []
+        while len(answers) < 2:
+            answers += _until(h, probe, lambda m: m.serial in (2, 3))
+        assert all("overloaded" in m.error for m in answers)
+        blocker.execute("ROLLBACK")
+        assert [1] == _until(h, probe, lambda m: m.serial == 1)[0].saved_ids
+    finally:
+        blocker.close()
+        h.stop()
+    with contextlib.closing(open_store(f"sqlite:///{path}")) as store:
+        assert [1] == [r.entity_id for r in store.load_entities([1, 2])]
+
+
+def test_a_lost_postgres_connection_fails_one_request_then_reconnects(postgres_url):
+    import psycopg
+
+    h, probe, module = _module_node(postgres_url)
+    try:
+        _send(probe, module, SaveEntities, 1, [_row(1, 1)])
+        _until(h, probe, lambda m: m.serial == 1)
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+        assert killed
+        _send(probe, module, SaveEntities, 2, [_row(2, 1)])
+        failed = _until(h, probe, lambda m: m.serial == 2)[0]
+        assert [] == failed.saved_ids and "store error" in failed.error
+        assert [[2, failed.error]] == failed.refused
+        _send(probe, module, SaveEntities, 3, [_row(2, 1)])
+        assert [2] == _until(h, probe, lambda m: m.serial == 3)[0].saved_ids
+    finally:
+        h.stop()
