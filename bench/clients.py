@@ -8,7 +8,8 @@ each client sends one 1-message frame per 1/20 s (20 messages/s) and reads
 everything the server sends. Figures:
 
 - tick p99 with the clients connected and talking, against the same node
-  with no clients (measured first, in the same run);
+  with no clients (measured first, in the same run); measured at a quarter,
+  half and all of the clients, so the table shows how it grows;
 - frames each client received per second (one per tick is the goal);
 - client messages the logic module received per second.
 
@@ -31,6 +32,8 @@ import socket
 import time
 from collections.abc import Callable
 from typing import Any
+
+import attrs
 
 from bench._report import Row
 from engine.engine import Engine, SystemClock
@@ -149,8 +152,21 @@ def _p(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(len(s) * q))] if s else 0.0
 
 
+@attrs.frozen
+class _Stage:
+    """What one load level measured."""
+
+    clients: int
+    ticks: list[float]
+    frames_per_client: float
+    sent_rate: float
+    delivered_rate: float
+    dropped: int
+
+
 def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
         seconds: float = MEASURE_SECONDS) -> list[Row]:
+    """Baseline with no clients, then ``clients // 4``, ``clients // 2`` and ``clients``."""
     _raise_fd_limit(clients + 256)
     engine, net, logic = _server(clients)
     _freeze()
@@ -160,14 +176,55 @@ def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
 
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
-    loader = ctx.Process(target=_load_generator, args=(net.port, clients, MESSAGES_PER_SECOND, theirs),
+    loader = ctx.Process(target=_load_generator, args=(net.port, MESSAGES_PER_SECOND, theirs),
                          daemon=True)
     loader.start()
-    status: dict[str, Any] = {"open": 0}
+    stages = []
+    try:
+        for level in sorted({max(1, clients // 4), max(1, clients // 2), clients}):
+            stages.append(_measure(progress, ticker, net, logic, ours, loader, level,
+                                   seconds if level == clients else seconds / 2))
+    finally:
+        if loader.is_alive():
+            ours.send(("stop",))
+            loader.join(10)
+        if loader.is_alive():
+            loader.kill()
+        engine.stop()
+
+    base50, base99 = _p(baseline, 0.5) * 1000, _p(baseline, 0.99) * 1000
+    rows = []
+    for st in stages:
+        p99 = _p(st.ticks, 0.99) * 1000
+        full = st.clients == clients
+        rows.append(Row(
+            f"tick p99, {st.clients} clients x {MESSAGES_PER_SECOND} msg/s, one frame each per tick "
+            "(baseline: same node, no clients)", p99, "ms", base99,
+            f"<= {TARGET_P99_MS:g}" if full else "", (p99 <= TARGET_P99_MS) if full else None))
+    top = stages[-1]
+    rows += [
+        Row(f"tick p50, {top.clients} clients (baseline: no clients)", _p(top.ticks, 0.5) * 1000,
+            "ms", base50),
+        Row(f"frames received per client per second, {top.clients} clients (one per tick)",
+            top.frames_per_client, "frames/s", TICK_RATE, f">= {TICK_RATE * 0.95:g}",
+            top.frames_per_client >= TICK_RATE * 0.95),
+        Row(f"client messages delivered to logic per second, {top.clients} clients "
+            "(baseline: what the clients sent)", top.delivered_rate, "msg/s", top.sent_rate,
+            ">= 0.95 of sent", top.delivered_rate >= 0.95 * top.sent_rate),
+        Row("clients dropped while measuring", float(sum(st.dropped for st in stages)), "clients",
+            None, "0", not any(st.dropped for st in stages)),
+    ]
+    return rows
+
+
+def _measure(progress: Callable[[str], None], ticker: _Ticker, net: NetworkModule, logic: _Logic,
+             pipe: Any, loader: Any, clients: int, seconds: float) -> _Stage:
+    """Grow the load to ``clients``, let it settle, and measure ``seconds`` of ticks."""
+    status = {"open": 0}
 
     def poll_loader() -> bool:
-        while ours.poll():
-            kind, *values = ours.recv()
+        while pipe.poll():
+            kind, *values = pipe.recv()
             if kind == "progress":
                 status["open"] = values[0]
                 progress(f"clients connected: {values[0]}/{clients} (server holds {net.client_count})")
@@ -175,54 +232,31 @@ def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
                 raise RuntimeError(f"load generator failed: {values[0]}")
         return False
 
-    try:
-        progress(f"ramping up {clients} clients")
-        ramp_deadline = time.monotonic() + 120
-        while status["open"] < clients or net.client_count < clients:
-            ticker.run(10, poll_loader)
-            if time.monotonic() > ramp_deadline or not loader.is_alive():
-                raise RuntimeError(f"only {status['open']} of {clients} clients connected")
-        _freeze()  # the clients' long-lived objects join the start-up ones
-        ticker.run(int(TICK_RATE * 2), poll_loader)  # settle: every client sending at its rate
-        progress(f"measuring {seconds:g} s with {net.client_count} clients")
-        ours.send("mark")
-        start_mark = _wait_mark(ours, ticker, poll_loader)
-        inputs0, t0 = logic.inputs, time.perf_counter()
-        closes0 = len(net.recent_closes)
-        loaded = ticker.run(int(seconds * TICK_RATE), poll_loader)
-        inputs1, t1 = logic.inputs, time.perf_counter()
-        ours.send("mark")
-        end_mark = _wait_mark(ours, ticker, poll_loader)
-        dropped = len(net.recent_closes) - closes0
-    finally:
-        if loader.is_alive():
-            ours.send("stop")
-            loader.join(10)
-        if loader.is_alive():
-            loader.kill()
-        engine.stop()
-
+    progress(f"ramping up to {clients} clients")
+    pipe.send(("grow", clients))
+    ramp_deadline = time.monotonic() + 120
+    while status["open"] < clients or net.client_count < clients:
+        ticker.run(10, poll_loader)
+        if time.monotonic() > ramp_deadline or not loader.is_alive():
+            raise RuntimeError(f"only {status['open']} of {clients} clients connected")
+    _freeze()  # the clients' long-lived objects join the start-up ones
+    ticker.run(int(TICK_RATE * 2), poll_loader)  # settle: every client sending at its rate
+    progress(f"measuring {seconds:g} s with {net.client_count} clients")
+    pipe.send(("mark",))
+    start_mark = _wait_mark(pipe, ticker)
+    inputs0, t0 = logic.inputs, time.perf_counter()
+    closes0 = len(net.recent_closes)
+    ticks = ticker.run(int(seconds * TICK_RATE), poll_loader)
+    inputs1, t1 = logic.inputs, time.perf_counter()
+    pipe.send(("mark",))
+    end_mark = _wait_mark(pipe, ticker)
     window = end_mark[0] - start_mark[0]
-    frames_per_client = (end_mark[1] - start_mark[1]) / clients / window
-    sent_rate = (end_mark[2] - start_mark[2]) / window
-    in_rate = (inputs1 - inputs0) / (t1 - t0)
-    p99 = _p(loaded, 0.99) * 1000
-    base99 = _p(baseline, 0.99) * 1000
-    return [
-        Row(f"tick p99, {clients} clients x {MESSAGES_PER_SECOND} msg/s, one frame each per tick "
-            "(baseline: same node, no clients)", p99, "ms", base99,
-            f"<= {TARGET_P99_MS:g}", p99 <= TARGET_P99_MS),
-        Row(f"tick p50, {clients} clients (baseline: no clients)", _p(loaded, 0.5) * 1000, "ms",
-            _p(baseline, 0.5) * 1000),
-        Row("frames received per client per second (one per tick)", frames_per_client, "frames/s",
-            TICK_RATE, f">= {TICK_RATE * 0.95:g}", frames_per_client >= TICK_RATE * 0.95),
-        Row("client messages delivered to logic per second (baseline: what the clients sent)",
-            in_rate, "msg/s", sent_rate, ">= 0.95 of sent", in_rate >= 0.95 * sent_rate),
-        Row("clients dropped while measuring", float(dropped), "clients", None, "0", dropped == 0),
-    ]
+    return _Stage(clients, ticks, (end_mark[1] - start_mark[1]) / clients / window,
+                  (end_mark[2] - start_mark[2]) / window, (inputs1 - inputs0) / (t1 - t0),
+                  len(net.recent_closes) - closes0)
 
 
-def _wait_mark(pipe: Any, ticker: _Ticker, poll: Callable[[], bool]) -> tuple[float, int, int]:
+def _wait_mark(pipe: Any, ticker: _Ticker) -> tuple[float, int, int]:
     """Keep ticking until the load generator answers a mark with (time, frames, messages sent)."""
     while True:
         if pipe.poll():
@@ -238,19 +272,22 @@ def _wait_mark(pipe: Any, ticker: _Ticker, poll: Callable[[], bool]) -> tuple[fl
 # -- the load generator (a separate process) -----------------------------------------------------
 
 
-def _load_generator(port: int, clients: int, rate: float, ctl: Any) -> None:
+def _load_generator(port: int, rate: float, ctl: Any) -> None:
     try:
-        _Load(port, clients, rate, ctl).run()
+        _Load(port, rate, ctl).run()
     except Exception as exc:  # report, then let the parent fail the run
         ctl.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 class _Load:
-    """Holds ``clients`` non-blocking sockets in one loop: connect, send at ``rate``, read all."""
+    """Non-blocking client sockets in one loop: connect, send at ``rate``, read everything.
 
-    def __init__(self, port: int, clients: int, rate: float, ctl: Any):
-        _raise_fd_limit(clients + 256)
-        self.port, self.clients, self.period, self.ctl = port, clients, 1.0 / rate, ctl
+    Commands on ``ctl``: ``("grow", n)`` connects clients up to ``n``; ``("mark",)``
+    answers ``("mark", time, frames received, messages sent)``; ``("stop",)``.
+    """
+
+    def __init__(self, port: int, rate: float, ctl: Any):
+        self.port, self.clients, self.period, self.ctl = port, 0, 1.0 / rate, ctl
         client, server = Connection(Role.CLIENT), Connection(Role.SERVER)
         self.handshake = client.send_handshake(None)
         server.receive_data(self.handshake, now=0.0)
@@ -326,9 +363,13 @@ class _Load:
                 self.ctl.send(("progress", self.open_count))
             if self.ctl.poll():
                 cmd = self.ctl.recv()
-                if cmd == "stop":
+                if cmd[0] == "stop":
                     return
-                self.ctl.send(("mark", time.perf_counter(), self.frames, self.sent))
+                if cmd[0] == "grow":
+                    self.clients = cmd[1]
+                    _raise_fd_limit(self.clients + 256)
+                else:
+                    self.ctl.send(("mark", time.perf_counter(), self.frames, self.sent))
             now = time.perf_counter()
             while now >= next_send:
                 self.send_group(group)
@@ -344,4 +385,4 @@ class _Load:
 if __name__ == "__main__":
     from bench._report import to_table
 
-    print(to_table(run(lambda text: print(" ..", text, flush=True), clients=200, seconds=5)))
+    print(to_table(run(lambda text: print(" ..", text, flush=True), clients=400, seconds=4)))
