@@ -12,6 +12,9 @@ and the sans-IO :class:`~engine.protocol.Connection` does all framing.
   (up to ``max_queued``).
 - The server's first message is ``Welcome``; its ``conn`` is kept in
   :attr:`conn` (the Welcome is delivered too).
+- Frames are spaced at least 1.1 / ``max_frames_per_second`` apart, so an
+  engine ticking faster than the server's frame limit batches several
+  ticks into one frame instead of being disconnected.
 - With nothing to send for ``keepalive_interval`` seconds it sends an empty
   MESSAGES frame, so the server does not take it for a half-open
   connection.
@@ -102,6 +105,7 @@ class ClientLinkModule(Module):
             max_messages_per_frame=int(s.get("max_messages_per_frame", defaults.max_messages_per_frame)),
             max_frames_per_second=int(s.get("max_frames_per_second", defaults.max_frames_per_second)),
         )
+        self._min_interval = 1.1 / self.limits.max_frames_per_second
         self.registry = registry
         self.link_state = LinkState.IDLE
         self.conn = 0
@@ -117,7 +121,7 @@ class ClientLinkModule(Module):
         self._outbox: list[Any] = []
         self._outbuf = bytearray()
         self._started_at = 0.0
-        self._last_sent = 0.0
+        self._last_sent = float("-inf")
         self._deliver_guid = 0
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -279,8 +283,9 @@ class ClientLinkModule(Module):
         """One frame of what local modules sent this tick, or a keepalive when due."""
         assert self._proto is not None
         box = self._outbox
-        if not box and now - self._last_sent < self.keepalive_interval:
-            return
+        since = now - self._last_sent
+        if since < self._min_interval or (not box and since < self.keepalive_interval):
+            return  # an engine ticking faster than the server's frame limit sends every few ticks
         most = self.limits.max_messages_per_frame
         batch, self._outbox = box[:most], box[most:]
         while True:

@@ -294,7 +294,10 @@ class NetworkModule(Module):
         for m in messages:
             client = clients.get(m[1])
             if client is None:
-                self.undeliverable += 1
+                if m[1] == self.guid:
+                    super().receive([m])
+                else:
+                    self.undeliverable += 1
                 continue
             tid = m[0]
             if tid == _BIND:

@@ -27,14 +27,14 @@ class World:
     """A server engine (network + echoing logic) and a client engine (game probe + link)."""
 
     def __init__(self, server_settings: dict | None = None, link_settings: dict | None = None,
-                 port: int | None = None):
+                 port: int | None = None, client_tick_rate: float = 20.0):
         self.server = Harness(node_id=SERVER_NODE)
         self.net = self.server.add(NetworkModule("net", {"deliver_to": "logic", **(server_settings or {})}))
         self.logic = self.server.add(Echo("logic"))
         self.server.connect("net", "logic", filters=[ClientFilter(allow=[NetSay])])
         self.server.connect("logic", "net")
         self.server.tick()
-        self.client = Harness(node_id=CLIENT_NODE)
+        self.client = Harness(node_id=CLIENT_NODE, tick_rate=client_tick_rate)
         self.game = self.client.add(Probe("game"))
         self.link = self.client.add(ClientLinkModule("link", {
             "port": self.net.port if port is None else port, "deliver_to": "game", "token": "tok",
@@ -214,3 +214,21 @@ def test_raw_client_and_link_share_one_server(world):
 
     assert world.until(lambda: len(world.net.connections()) == 1)
     assert [world.link.conn] == world.net.connections()
+
+
+def test_a_fast_client_engine_stays_under_the_servers_frame_rate():
+    w = World(client_tick_rate=400.0)
+    try:
+        assert w.until(lambda: w.link.conn != 0)
+        frames = w.link.frames_out
+        target = make(SERVER_NODE, 0, 5)
+        for i in range(400):  # one fake second of client time, a message every tick
+            w.game.send(NetSay(target, w.game.guid, str(i)))
+            w.client.tick()
+        sent = w.link.frames_out - frames
+
+        assert 80 <= sent <= 91  # spaced 1.1/100 s apart: under the 100 frames/s limit
+        assert w.until(lambda: sum(type(m) is NetSay for m in w.logic.heard) == 400)
+        assert [w.link.conn] == w.net.connections()
+    finally:
+        w.stop()
