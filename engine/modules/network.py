@@ -147,7 +147,7 @@ class _Client:
     """One accepted socket, its protocol object and its buffers."""
 
     __slots__ = ("guid", "sock", "fd", "conn", "address", "opened", "last_heard", "open",
-                 "outbox", "outbuf", "closing", "shut", "deadline", "tick_no", "tick_messages",
+                 "outbox", "outbuf", "closing", "shut", "deadline", "tick_messages",
                  "frames_in", "frames_out")
 
     def __init__(self, guid: int, sock: socket.socket, conn: Connection, address: str, now: float):
@@ -164,7 +164,6 @@ class _Client:
         self.closing = False
         self.shut = False  # our write side is shut down
         self.deadline = 0.0  # closing: when to give up on the peer
-        self.tick_no = -1
         self.tick_messages = 0
         self.frames_in = 0
         self.frames_out = 0
@@ -230,7 +229,6 @@ class NetworkModule(Module):
         self._pending: list[_Client] = []  # clients with a non-empty outbox
         self._stalled: set[_Client] = set()  # clients with a non-empty outbuf
         self._closing: set[_Client] = set()
-        self._tick_no = 0
         self._next_sweep = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -314,7 +312,6 @@ class NetworkModule(Module):
 
     def tick(self) -> None:
         now = self._now()
-        self._tick_no += 1
         self._accept(now)
         by_fd, read = self._by_fd, self._read
         for fd, events in self._poll():
@@ -372,6 +369,7 @@ class NetworkModule(Module):
         sock, conn = client.sock, client.conn
         cap = self._read_cap
         total = 0
+        client.tick_messages = 0  # a socket is read once per tick
         while True:
             try:
                 data = sock.recv(_READ_CHUNK)
@@ -415,9 +413,6 @@ class NetworkModule(Module):
         """Stamp and push one frame's messages; False if the client broke the per-tick limit."""
         client.frames_in += 1
         self.frames_in += 1
-        if client.tick_no != self._tick_no:
-            client.tick_no = self._tick_no
-            client.tick_messages = 0
         count = client.tick_messages = client.tick_messages + len(messages)
         if count > self.max_messages_per_tick:
             self._close(client, f"too many messages in one tick: {count}, "
