@@ -132,6 +132,7 @@ typedef struct {
     int32_t *new_ents;
     int32_t *enter;
     int64_t new_cap, enter_cap, nvis, nenter;
+    int64_t nkept;  /* entities of the previous row seen again */
 } scan_state;
 
 /* Test candidates grid_ents[a .. b-1] against observer o. */
@@ -142,7 +143,7 @@ static inline void scan_range(scan_state *sc, int32_t a, int32_t b, int32_t o, d
     const float *grid_pos = sc->grid_pos;
     uint32_t *stamp = sc->stamp;
     int32_t *new_ents = sc->new_ents, *enter = sc->enter;
-    int64_t nvis = sc->nvis, nenter = sc->nenter;
+    int64_t nvis = sc->nvis, nenter = sc->nenter, nkept = sc->nkept;
     if (nvis + (b - a) <= sc->new_cap && nenter + (b - a) <= sc->enter_cap) {
         /* Room for every candidate: append without a branch on visibility
          * (unpredictable); enters are rare after the first tick, so that
@@ -155,6 +156,7 @@ static inline void scan_range(scan_state *sc, int32_t a, int32_t b, int32_t o, d
             int vis = (d2 <= r2) | ((d2 <= rm2) & was_in);
             new_ents[nvis] = e;
             nvis += vis;
+            nkept += vis & was_in;
             if (vis & !was_in) {
                 enter[2 * nenter] = o;
                 enter[2 * nenter + 1] = e;
@@ -171,6 +173,7 @@ static inline void scan_range(scan_state *sc, int32_t a, int32_t b, int32_t o, d
             if (d2 <= r2 || (d2 <= rm2 && st == was)) {
                 if (nvis < sc->new_cap) new_ents[nvis] = e;
                 nvis++;
+                nkept += st == was;
                 if (st != was) {
                     if (nenter < sc->enter_cap) {
                         enter[2 * nenter] = o;
@@ -184,6 +187,7 @@ static inline void scan_range(scan_state *sc, int32_t a, int32_t b, int32_t o, d
     }
     sc->nvis = nvis;
     sc->nenter = nenter;
+    sc->nkept = nkept;
 }
 
 int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view, int64_t n,
@@ -209,7 +213,7 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
     int32_t *pattern = build_pattern(radii, margins, nclasses, cs, nx, ny, pattern_at);
     if (!pattern) { *bad = 0; return SP_ERR_NOMEM; }
 
-    scan_state sc = {grid_ents, grid_pos, stamp, new_ents, enter, new_cap, enter_cap, 0, 0};
+    scan_state sc = {grid_ents, grid_pos, stamp, new_ents, enter, new_cap, enter_cap, 0, 0, 0};
     int64_t nleave = 0;
     uint32_t s = *stamp_state;
     new_off[0] = 0;
@@ -247,6 +251,7 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
         int32_t self_t = cell_tmp[o];
         grid_pos[2 * self_t] = INFINITY;  /* so the observer never sees itself */
         int64_t row0 = sc.nvis;
+        sc.nkept = 0;
         const int32_t *reach_x = pattern + pattern_at[k];
         int32_t rows = pattern_at[k + 1] - pattern_at[k] - 1;
         int32_t cy0 = ocy - rows < 0 ? 0 : ocy - rows;
@@ -268,18 +273,22 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
                 scan_range(&sc, ra[ri], rb[ri], (int32_t)o, ox, oy, r2, rm2, was, kept);
         }
         grid_pos[2 * self_t] = (float)ox;
-        /* Mark what is visible now; what stays marked "was" has left. */
-        int64_t row1 = sc.nvis < new_cap ? sc.nvis : new_cap;
-        for (int64_t j = row0; j < row1; j++) stamp[new_ents[j]] = kept;
-        for (int64_t j = 0; j < plen; j++) {
-            int32_t e = prow[j];
-            if (stamp[e] == was) {
-                if (nleave < leave_cap) {
-                    leave[2 * nleave] = (int32_t)o;
-                    leave[2 * nleave + 1] = e;
+        if (sc.nkept != plen) {
+            /* Something left: mark what is visible now; what stays marked
+             * "was" has left. (When every old entity was seen again, as in
+             * most ticks, there is nothing to do.) */
+            int64_t row1 = sc.nvis < new_cap ? sc.nvis : new_cap;
+            for (int64_t j = row0; j < row1; j++) stamp[new_ents[j]] = kept;
+            for (int64_t j = 0; j < plen; j++) {
+                int32_t e = prow[j];
+                if (stamp[e] == was) {
+                    if (nleave < leave_cap) {
+                        leave[2 * nleave] = (int32_t)o;
+                        leave[2 * nleave + 1] = e;
+                    }
+                    nleave++;
+                    stamp[e] = kept;  /* a duplicate in a tampered row leaves once */
                 }
-                nleave++;
-                stamp[e] = kept;  /* a duplicate in a tampered row leaves once */
             }
         }
         new_off[o + 1] = (int32_t)(sc.nvis < new_cap ? sc.nvis : new_cap);
