@@ -246,15 +246,19 @@ class NetworkModule(Module):
         if not bound:
             self.log.warning("no ClientFilter on pipe %s->%s: clients may send any message type",
                              self.name, self.deliver_to)
-        self._space = engine.guids.allocate_space()
-        engine.host_space(self._space, self)
         listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, self.port))
-        listener.listen(1024)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((self.host, self.port))
+            listener.listen(1024)
+        except OSError:
+            listener.close()
+            raise
         listener.setblocking(False)
         self._listener = listener
         self.port = listener.getsockname()[1]
+        self._space = engine.guids.allocate_space()
+        engine.host_space(self._space, self)
         self._epoll = hasattr(select, "epoll")
         self._poller = select.epoll() if self._epoll else select.poll()
         self._next_sweep = self._now() + _SWEEP_INTERVAL

@@ -14,8 +14,10 @@ from engine.modules.network import (
     ClientDisconnected,
     ClientFilter,
     Disconnect,
+    NetworkModule,
     Welcome,
 )
+from engine.testing import Harness, Probe
 
 
 @pytest.fixture
@@ -187,3 +189,13 @@ def test_client_filter_from_type_ids_and_bad_entries():
     assert {41_700, 41_701} == set(f.allowed)
     with pytest.raises(ValueError):
         ClientFilter(allow=["move"])
+
+
+def test_a_taken_port_fails_the_start_with_the_os_error(server):
+    h = Harness(node_id=2001)
+    h.add(NetworkModule("net", {"port": server.port, "deliver_to": "logic"}))
+    h.add(Probe("logic"))
+    h.connect("net", "logic")
+
+    with pytest.raises(OSError):
+        h.tick()
