@@ -68,12 +68,12 @@ class SaveResult(Message, type_id=305):
 
 class ReserveEntityIds(Message, type_id=306):
     serial: int
-    count: int
+    how_many: int
 
 
 class EntityIdsReserved(Message, type_id=307):
     serial: int
     first: int
-    """The ids are ``first .. first + count - 1``; 0 with ``error`` set on failure."""
-    count: int
+    """The ids are ``first .. first + how_many - 1``; 0 with ``error`` set on failure."""
+    how_many: int
     error: str = ""
