@@ -162,6 +162,8 @@ class _Stage:
     sent_rate: float
     delivered_rate: float
     dropped: int
+    cpu_per_client_tick: float
+    """Seconds of this thread's CPU per client per tick (the load's cost, free of preemption)."""
 
 
 def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
@@ -211,6 +213,8 @@ def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
         Row(f"client messages delivered to logic per second, {top.clients} clients "
             "(baseline: what the clients sent)", top.delivered_rate, "msg/s", top.sent_rate,
             ">= 0.95 of sent", top.delivered_rate >= 0.95 * top.sent_rate),
+        Row(f"server CPU per client per tick, {top.clients} clients (whole tick, thread time)",
+            top.cpu_per_client_tick * 1e6, "us"),
         Row("clients dropped while measuring", float(sum(st.dropped for st in stages)), "clients",
             None, "0", not any(st.dropped for st in stages)),
     ]
@@ -246,14 +250,16 @@ def _measure(progress: Callable[[str], None], ticker: _Ticker, net: NetworkModul
     start_mark = _wait_mark(pipe, ticker)
     inputs0, t0 = logic.inputs, time.perf_counter()
     closes0 = len(net.recent_closes)
+    cpu0 = time.thread_time()
     ticks = ticker.run(int(seconds * TICK_RATE), poll_loader)
+    cpu = time.thread_time() - cpu0
     inputs1, t1 = logic.inputs, time.perf_counter()
     pipe.send(("mark",))
     end_mark = _wait_mark(pipe, ticker)
     window = end_mark[0] - start_mark[0]
     return _Stage(clients, ticks, (end_mark[1] - start_mark[1]) / clients / window,
                   (end_mark[2] - start_mark[2]) / window, (inputs1 - inputs0) / (t1 - t0),
-                  len(net.recent_closes) - closes0)
+                  len(net.recent_closes) - closes0, cpu / len(ticks) / clients)
 
 
 def _wait_mark(pipe: Any, ticker: _Ticker) -> tuple[float, int, int]:
