@@ -30,7 +30,8 @@ and the sans-IO :class:`~engine.protocol.Connection` does all framing.
     engine.connect("game", "link"); engine.connect("link", "game")
     engine.set_transport("link")
 
-Settings: ``host``, ``port``, ``deliver_to`` (required), ``token``,
+Settings: ``host`` (an address; a name is resolved once, blocking, at
+connect), ``port``, ``deliver_to`` (required), ``token``,
 ``keepalive_interval`` (1 s), ``connect_timeout`` (5 s, to the server's
 handshake), ``max_queued`` (10000 messages before the server accepts),
 ``send_buffer_limit`` (bytes, 4 MiB), ``socket_receive_buffer`` (SO_RCVBUF,
@@ -130,7 +131,7 @@ class ClientLinkModule(Module):
         self._deliver_guid = self.engine.module(self.deliver_to).guid
         if self.deliver_to not in self._outbound:
             raise self.engine.undeclared(self.name, self.deliver_to)
-        self._connect()
+        self.connect()
 
     def stop(self) -> None:
         for pipe in self._inbound:  # modules later in the stack stopped first
@@ -144,20 +145,30 @@ class ClientLinkModule(Module):
     def _now(self) -> float:
         return self.engine.clock.now()
 
-    def _connect(self) -> None:
+    def connect(self) -> None:
+        """Start connecting (done at start; call again after a ConnectionLost to retry)."""
+        if self.link_state not in (LinkState.IDLE, LinkState.CLOSED):
+            return
         self._proto = Connection(Role.CLIENT, limits=self.limits, registry=self.registry)
         self._started_at = self._now()
+        self._last_sent = float("-inf")
+        self.conn = 0
+        self.close_reason = ""
+        self.link_state = LinkState.CONNECTING
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.setblocking(False)
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.socket_receive_buffer:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.socket_receive_buffer)
         self._sock = sock
         self._poller = select.poll()
-        self._poller.register(sock.fileno(), select.POLLOUT)
-        self.link_state = LinkState.CONNECTING
-        code = sock.connect_ex((self.host, self.port))
+        try:
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.socket_receive_buffer:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.socket_receive_buffer)
+            self._poller.register(sock.fileno(), select.POLLOUT)
+            code = sock.connect_ex((self.host, self.port))
+        except OSError as exc:  # an unknown host name, mostly
+            self._lost(f"cannot connect to {self.host}:{self.port}: {exc}")
+            return
         if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
             self._lost(f"cannot connect to {self.host}:{self.port}: {errno.errorcode.get(code, code)}")
 

@@ -232,3 +232,25 @@ def test_a_fast_client_engine_stays_under_the_servers_frame_rate():
         assert [w.link.conn] == w.net.connections()
     finally:
         w.stop()
+
+
+def test_connect_again_after_a_kick(world):
+    assert world.until(lambda: world.link.conn != 0)
+    first = world.link.conn
+    world.logic.send(Disconnect(first, world.logic.guid, "go away"))
+    assert world.until(lambda: bool(world.got(ConnectionLost)))
+    world.link.connect()
+
+    assert world.until(lambda: world.link.conn not in (0, first))
+    assert [world.link.conn] == world.net.connections()
+
+
+def test_unknown_host_is_a_connection_lost_not_an_exception():
+    w = World(link_settings={"host": "no-such-host.invalid"})
+    try:
+        w.client.tick(2)
+
+        [lost] = w.got(ConnectionLost)
+        assert lost.reason.startswith("cannot connect to no-such-host.invalid")
+    finally:
+        w.stop()
