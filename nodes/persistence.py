@@ -5,7 +5,8 @@ database runs on the worker's thread, so a slow database delays answers,
 never this node's tick or anyone else's. Each tick the module
 
 1. collects the requests that arrived (``SaveEntities``, ``LoadEntities``,
-   ``LoadRegion``, ``LoadOwned``, ``ReserveEntityIds``);
+   ``LoadRegion``, ``LoadOwned``, ``ReserveEntityIds``, and the account,
+   session and character requests of :mod:`engine.persistence.messages`);
 2. hands the worker every save of this tick as **one transaction** (split
    only past ``batch_limit`` rows), then the loads, in that order, so a load
    sees the saves that arrived with it;
@@ -34,20 +35,56 @@ import attrs
 from engine.dispatch import handles
 from engine.engine import RoutingError
 from engine.guid import WellKnown
+from engine.messages import Message
 from engine.modules import Module
-from engine.persistence import DEFAULT_URL, SaveOutcome, Store, StoreWorker, open_store
+from engine.persistence import (
+    DEFAULT_URL,
+    InvalidInputError,
+    NameTakenError,
+    NotFoundError,
+    SaveOutcome,
+    Store,
+    StoreWorker,
+    open_store,
+)
 from engine.persistence.messages import (
+    AccountReply,
+    CharacterLoaded,
+    CharactersReply,
+    CreateAccount,
+    CreateCharacter,
+    CreateSession,
+    DeleteCharacter,
     EntitiesLoaded,
     EntityIdsReserved,
+    ExpireSessions,
+    GetAccount,
+    GetSession,
+    ListCharacters,
+    LoadCharacter,
     LoadEntities,
     LoadOwned,
     LoadRegion,
     ReserveEntityIds,
+    RevokeAccountSessions,
+    RevokeSession,
     SaveEntities,
     SaveResult,
+    SessionReply,
+    SetPassword,
+    SetRoles,
+    StoreDone,
 )
 
 _MAX_LOAD_IDS = 100_000
+
+
+@attrs.frozen
+class _Call:
+    """How to answer one request: from the store's result, or from an error text."""
+
+    answer: Callable[[Any], list[Message]]
+    fail: Callable[[str], Message]
 
 
 @attrs.define
@@ -105,27 +142,144 @@ class PersistenceModule(Module):
     @handles(LoadEntities)
     def on_load_entities(self, msg: LoadEntities) -> None:
         ids = msg.entity_ids
+        fail = self._load_failed(msg)
         if len(ids) > _MAX_LOAD_IDS:
-            self._reply(EntitiesLoaded(msg.frm, self.guid, msg.serial, [], True,
-                                       f"at most {_MAX_LOAD_IDS} ids per request"))
+            self._reply(fail(f"invalid: at most {_MAX_LOAD_IDS} ids per request"))
             return
-        self._jobs.append((("load", msg.frm, msg.serial), lambda store: store.load_entities(ids)))
+        self._call(lambda store: store.load_entities(ids), self._loaded(msg), fail)
 
     @handles(LoadRegion)
     def on_load_region(self, msg: LoadRegion) -> None:
         region = msg.region
-        self._jobs.append((("load", msg.frm, msg.serial), lambda store: store.load_region(region)))
+        self._call(lambda store: store.load_region(region), self._loaded(msg), self._load_failed(msg))
 
     @handles(LoadOwned)
     def on_load_owned(self, msg: LoadOwned) -> None:
         owner = msg.owner
-        self._jobs.append((("load", msg.frm, msg.serial), lambda store: store.load_owned(owner)))
+        self._call(lambda store: store.load_owned(owner), self._loaded(msg), self._load_failed(msg))
 
     @handles(ReserveEntityIds)
     def on_reserve(self, msg: ReserveEntityIds) -> None:
-        count = msg.how_many
-        self._jobs.append((("reserve", msg.frm, msg.serial, count),
-                           lambda store: store.reserve_entity_ids(count)))
+        n, to, me, serial = msg.how_many, msg.frm, self.guid, msg.serial
+        self._call(lambda store: store.reserve_entity_ids(n),
+                   lambda ids: [EntityIdsReserved(to, me, serial, ids.start, n, "")],
+                   lambda error: EntityIdsReserved(to, me, serial, 0, 0, error))
+
+    # accounts, sessions and characters: one store call each, answered with a record or StoreDone
+
+    @handles(CreateAccount)
+    def on_create_account(self, msg: CreateAccount) -> None:
+        m = msg
+        self._call(lambda store: store.create_account(m.name, m.password_hash, m.password_params,
+                                                      m.roles, now=m.now),
+                   *self._record_reply(m, AccountReply))
+
+    @handles(GetAccount)
+    def on_get_account(self, msg: GetAccount) -> None:
+        name = msg.name
+        self._call(lambda store: store.get_account(name), *self._record_reply(msg, AccountReply))
+
+    @handles(SetPassword)
+    def on_set_password(self, msg: SetPassword) -> None:
+        m = msg
+        self._call(lambda store: store.set_password(m.account_id, m.password_hash, m.password_params),
+                   *self._done_reply(m, lambda _: 1))
+
+    @handles(SetRoles)
+    def on_set_roles(self, msg: SetRoles) -> None:
+        m = msg
+        self._call(lambda store: store.set_roles(m.account_id, m.roles), *self._done_reply(m, lambda _: 1))
+
+    @handles(CreateSession)
+    def on_create_session(self, msg: CreateSession) -> None:
+        m = msg
+        self._call(lambda store: store.create_session(m.token, m.account_id, now=m.now,
+                                                      expires_at=m.expires_at),
+                   *self._record_reply(m, SessionReply))
+
+    @handles(GetSession)
+    def on_get_session(self, msg: GetSession) -> None:
+        m = msg
+        self._call(lambda store: store.get_session(m.token, now=m.now), *self._record_reply(m, SessionReply))
+
+    @handles(RevokeSession)
+    def on_revoke_session(self, msg: RevokeSession) -> None:
+        token = msg.token
+        self._call(lambda store: store.revoke_session(token), *self._done_reply(msg, int))
+
+    @handles(RevokeAccountSessions)
+    def on_revoke_account_sessions(self, msg: RevokeAccountSessions) -> None:
+        account_id = msg.account_id
+        self._call(lambda store: store.revoke_account_sessions(account_id), *self._done_reply(msg, int))
+
+    @handles(ExpireSessions)
+    def on_expire_sessions(self, msg: ExpireSessions) -> None:
+        now = msg.now
+        self._call(lambda store: store.expire_sessions(now=now), *self._done_reply(msg, int))
+
+    @handles(CreateCharacter)
+    def on_create_character(self, msg: CreateCharacter) -> None:
+        m, to, me = msg, msg.frm, self.guid
+        self._call(lambda store: store.create_character(m.account_id, m.name, m.entity_class, m.state,
+                                                        region=m.region, now=m.now),
+                   lambda c: [CharactersReply(to, me, m.serial, [_as_list(c)], "")],
+                   lambda error: CharactersReply(to, me, m.serial, [], error))
+
+    @handles(ListCharacters)
+    def on_list_characters(self, msg: ListCharacters) -> None:
+        m, to, me = msg, msg.frm, self.guid
+        self._call(lambda store: store.list_characters(m.account_id),
+                   lambda cs: [CharactersReply(to, me, m.serial, [_as_list(c) for c in cs], "")],
+                   lambda error: CharactersReply(to, me, m.serial, [], error))
+
+    @handles(DeleteCharacter)
+    def on_delete_character(self, msg: DeleteCharacter) -> None:
+        character_id = msg.character_id
+        self._call(lambda store: store.delete_character(character_id), *self._done_reply(msg, int))
+
+    @handles(LoadCharacter)
+    def on_load_character(self, msg: LoadCharacter) -> None:
+        m, to, me = msg, msg.frm, self.guid
+
+        def answer(found: Any) -> list[Message]:
+            if found is None:
+                return [CharacterLoaded(to, me, m.serial, None, None, "")]
+            return [CharacterLoaded(to, me, m.serial, _as_list(found[0]), found[1].as_list(), "")]
+
+        self._call(lambda store: store.load_character(m.character_id), answer,
+                   lambda error: CharacterLoaded(to, me, m.serial, None, None, error))
+
+    # -- building answers ----------------------------------------------------------------
+
+    def _call(self, job: Callable[[Store], Any], answer: Callable[[Any], list[Message]],
+              fail: Callable[[str], Message]) -> None:
+        self._jobs.append((_Call(answer, fail), job))
+
+    def _loaded(self, msg: Any) -> Callable[[Any], list[Message]]:
+        to, me, serial, step = msg.frm, self.guid, msg.serial, self.reply_rows
+
+        def answer(rows: Any) -> list[Message]:
+            self.loads += 1
+            chunks = [rows[i:i + step] for i in range(0, len(rows), step)] or [[]]
+            return [EntitiesLoaded(to, me, serial, [r.as_list() for r in chunk], k == len(chunks) - 1, "")
+                    for k, chunk in enumerate(chunks)]
+        return answer
+
+    def _load_failed(self, msg: Any) -> Callable[[str], Message]:
+        to, me, serial = msg.frm, self.guid, msg.serial
+        return lambda error: EntitiesLoaded(to, me, serial, [], True, error)
+
+    def _record_reply(self, msg: Any, reply: Any) -> tuple[Callable[[Any], list[Message]],
+                                                           Callable[[str], Message]]:
+        to, me, serial = msg.frm, self.guid, msg.serial
+        return (lambda record: [reply(to, me, serial, None if record is None else _as_list(record), "")],
+                lambda error: reply(to, me, serial, None, error))
+
+    def _done_reply(self, msg: Any, affected: Callable[[Any], int]) -> tuple[
+            Callable[[Any], list[Message]], Callable[[str], Message]]:
+        to, me, serial = msg.frm, self.guid, msg.serial
+        return (lambda result: [StoreDone(to, me, serial, affected(result), "")],
+                lambda error: StoreDone(to, me, serial, 0, error))
 
     # -- the tick --------------------------------------------------------------------------
 
@@ -138,13 +292,13 @@ class PersistenceModule(Module):
         if worker is None:
             return
         if worker.pending >= self.max_pending:
-            self._refuse_all(f"persistence node overloaded: {worker.pending} store jobs queued")
+            self._refuse_all(f"overloaded: {worker.pending} store jobs queued")
             return
         if self._saves:
             saves, self._saves = self._saves, []
             for batch in _batches(saves, self.batch_limit):
                 rows = [row for save in batch for row in save.rows]
-                worker.submit(("save", batch), lambda store, rows=rows: store.save_entities(rows))
+                worker.submit(batch, lambda store, rows=rows: store.save_entities(rows))
                 self.flushes += 1
         if self._jobs:
             jobs, self._jobs = self._jobs, []
@@ -157,11 +311,8 @@ class PersistenceModule(Module):
         jobs, self._jobs = self._jobs, []
         self.failures += len(saves) + len(jobs)
         self._answer_saves(saves, None, reason)
-        for tag, _job in jobs:
-            if tag[0] == "load":
-                self._reply(EntitiesLoaded(tag[1], self.guid, tag[2], [], True, reason))
-            else:
-                self._reply(EntityIdsReserved(tag[1], self.guid, tag[2], 0, 0, reason))
+        for call, _job in jobs:
+            self._reply(call.fail(reason))
 
     def _answer(self) -> None:
         if self._worker is None:
@@ -169,17 +320,20 @@ class PersistenceModule(Module):
         for tag, result, error in self._worker.finished():
             if error is not None:
                 self.failures += 1
-                self.log.warning("store job %s failed: %s: %s", tag[0], type(error).__name__, error)
-            if tag[0] == "save":
-                self._answer_saves(tag[1], result, error)
-            elif tag[0] == "load":
-                self._answer_load(tag[1], tag[2], result, error)
-            elif tag[0] == "reserve":
-                _, to, serial, count = tag
-                if error is None:
-                    self._reply(EntityIdsReserved(to, self.guid, serial, result.start, count, ""))
-                else:
-                    self._reply(EntityIdsReserved(to, self.guid, serial, 0, 0, _reason(error)))
+                self.log.info("store job failed: %s: %s", type(error).__name__, error)
+            if isinstance(tag, _Call):
+                if error is not None:
+                    self._reply(tag.fail(_reason(error)))
+                    continue
+                try:
+                    replies = tag.answer(result)
+                except Exception as exc:  # a bug building the answer must still answer
+                    self.log.exception("building an answer failed")
+                    replies = [tag.fail(f"store: {type(exc).__name__}: {exc}")]
+                for reply in replies:
+                    self._reply(reply)
+            else:
+                self._answer_saves(tag, result, error)
 
     def _answer_saves(self, batch: list[_Save], outcome: SaveOutcome | None,
                       error: BaseException | str | None) -> None:
@@ -200,17 +354,6 @@ class PersistenceModule(Module):
             self.saved += len(saved)
             self.refused += len(refused)
             self._reply(SaveResult(save.reply_to, self.guid, save.serial, saved, refused, ""))
-
-    def _answer_load(self, to: int, serial: int, rows: Any, error: BaseException | None) -> None:
-        if error is not None:
-            self._reply(EntitiesLoaded(to, self.guid, serial, [], True, _reason(error)))
-            return
-        self.loads += 1
-        step = self.reply_rows
-        chunks = [rows[i:i + step] for i in range(0, len(rows), step)] or [[]]
-        for k, chunk in enumerate(chunks):
-            self._reply(EntitiesLoaded(to, self.guid, serial, [r.as_list() for r in chunk],
-                                       k == len(chunks) - 1, ""))
 
     def _reply(self, message: Any) -> None:
         try:
@@ -251,5 +394,17 @@ def _row_id(row: Any) -> int | None:
     return value if type(value) is int and 0 < value < (1 << 63) else None
 
 
+_CODES = ((NameTakenError, "name_taken"), (NotFoundError, "not_found"), (InvalidInputError, "invalid"))
+
+
 def _reason(error: BaseException | None) -> str:
-    return f"store error: {type(error).__name__}: {error}"[:500]
+    """An error for the wire: a code a program can test, then words for a person."""
+    for cls, code in _CODES:
+        if isinstance(error, cls):
+            return f"{code}: {error}"[:500]
+    return f"store: {type(error).__name__}: {error}"[:500]
+
+
+def _as_list(record: Any) -> list[Any]:
+    """An Account, Session or Character as the list its message field carries."""
+    return [list(v) if isinstance(v, tuple) else v for v in attrs.astuple(record, recurse=False)]
