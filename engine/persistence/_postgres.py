@@ -56,13 +56,13 @@ class PostgresStore(SqlStore):
                             "ORDER BY entity_id FOR UPDATE", (ids,))
         return dict(cur.fetchall())
 
-    def _upsert_entities(self, rows: list[EntityRow]) -> None:
-        self._execute(
+    def _upsert_entities(self, rows: list[EntityRow]) -> int:
+        return self._execute(
             f"INSERT INTO entities ({ENTITY_COLUMNS}) "
             "SELECT * FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::bytea[]) "
             f"ON CONFLICT (entity_id) DO UPDATE SET {UPSERT_SET} WHERE excluded.version > entities.version",
             ([r.entity_id for r in rows], [r.entity_class for r in rows], [r.owner for r in rows],
-             [r.region for r in rows], [r.version for r in rows], [r.state for r in rows]))
+             [r.region for r in rows], [r.version for r in rows], [r.state for r in rows])).rowcount
 
     def _select_entities_by_id(self, ids: list[int]) -> list[EntityRow]:
         cur = self._execute(f"SELECT {ENTITY_COLUMNS} FROM entities WHERE entity_id = ANY(?) "

@@ -69,8 +69,8 @@ class SqlStore(Store):
     def _execute(self, query: str, params: Sequence[Any] = ()) -> Any:
         return self._conn.execute(self._sql(query), params)
 
-    def _executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(self._sql(query), rows)
+    def _executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> int:
+        return int(self._conn.executemany(self._sql(query), rows).rowcount)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -90,8 +90,9 @@ class SqlStore(Store):
                 out[entity_id] = version
         return out
 
-    def _upsert_entities(self, rows: list[EntityRow]) -> None:
-        self._executemany(
+    def _upsert_entities(self, rows: list[EntityRow]) -> int:
+        """Insert or overwrite (if older) each row; returns how many rows were written."""
+        return self._executemany(
             f"INSERT INTO entities ({ENTITY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
             f"ON CONFLICT (entity_id) DO UPDATE SET {UPSERT_SET} WHERE excluded.version > entities.version",
             [(r.entity_id, r.entity_class, r.owner, r.region, r.version, r.state) for r in rows])
@@ -342,8 +343,15 @@ class SqlStore(Store):
                         results[i] = f"stale: version {row.version}, stored {old}"
                     else:
                         accepted.append(row)
+                if accepted and self._upsert_entities(accepted) != len(accepted):
+                    # another writer slipped a newer row in between (only possible for ids that
+                    # were new at the read): name those rows stale rather than saved
+                    now_stored = self._versions_for_update([r.entity_id for r in accepted])
+                    for row in accepted:
+                        if now_stored.get(row.entity_id) != row.version:
+                            results[best[row.entity_id]] = (f"stale: version {row.version}, stored "
+                                                            f"{now_stored.get(row.entity_id)}")
                 if accepted:
-                    self._upsert_entities(accepted)
                     # ids saved from outside the counter must never be handed out again
                     top = max(r.entity_id for r in accepted)
                     self._execute("UPDATE id_counters SET next_value = ? "
