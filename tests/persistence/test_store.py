@@ -313,3 +313,28 @@ def test_bad_arguments_raise_invalid_input_before_touching_the_database(store, c
     with pytest.raises(InvalidInputError):
         call(store)
     assert store.get_account("ann") is None
+
+
+def test_a_newer_row_committed_by_another_writer_mid_save_is_not_overwritten(postgres_url):
+    import threading
+
+    open_store(postgres_url).close()
+    other = psycopg.connect(postgres_url)  # a transaction of its own, left open for now
+    other.execute("INSERT INTO entities (entity_id, class, version, state) VALUES (9, 'Pig', 5, %s)",
+                  (b"theirs",))
+    outcome = []
+
+    def save():
+        with open_store(postgres_url) as store:
+            outcome.append(store.save_entities([_row(9, 3, state=b"ours"), _row(10, 1)]))
+
+    saver = threading.Thread(target=save)
+    saver.start()
+    saver.join(1.0)  # it reads no row 9, then its insert waits on the other transaction
+    other.commit()
+    other.close()
+    saver.join(30)
+    assert [10] == outcome[0].saved
+    assert [(9, "stale: version 3, stored 5")] == outcome[0].refused
+    with open_store(postgres_url) as store:
+        assert b"theirs" == store.load_entity(9).state
