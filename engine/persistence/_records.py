@@ -4,6 +4,13 @@ Every value that reaches SQL passes a check here first, so both backends
 refuse the same inputs with the same error (PostgreSQL cannot hold a NUL in
 text, SQLite can; we refuse it everywhere). Checks never build SQL: queries
 are always parameterised.
+
+>>> entity_row([7, "Pig", None, "valley", 3, b"\\x80"]).version
+3
+>>> entity_row([0, "Pig", None, "valley", 3, b""])
+Traceback (most recent call last):
+  ...
+engine.persistence._records.InvalidInputError: entity_id must be an int in 1..2**63-1, got 0
 """
 
 from __future__ import annotations

@@ -6,7 +6,11 @@ its ``schema_version`` row, so a crash mid-migration leaves the database at
 the previous version. A database newer than this code is refused.
 
 To change the schema, append a Migration with the next version; never edit
-one that has shipped.
+one that has shipped::
+
+    Migration(3, "entity update time",
+              sqlite=("ALTER TABLE entities ADD COLUMN updated_at REAL",),
+              postgres=("ALTER TABLE entities ADD COLUMN updated_at DOUBLE PRECISION",))
 """
 
 from __future__ import annotations
