@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from engine.persistence import (
+    DEFAULT_URL,
     MIGRATIONS,
     EntityRow,
     InvalidInputError,
@@ -74,6 +75,22 @@ def test_a_database_newer_than_the_code_is_refused(store_url):
     open_store(store_url).close()
     with pytest.raises(SchemaError, match="newer"):
         open_store(store_url, migrations=MIGRATIONS[:1])
+
+
+def test_the_default_url_is_a_file_under_var_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with open_store(DEFAULT_URL) as s:
+        assert "sqlite" == s.backend
+    assert (tmp_path / "var" / "spenefett.db").is_file()
+    with contextlib.closing(sqlite3.connect(tmp_path / "var" / "spenefett.db")) as conn:
+        assert "wal" == conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_sqlite_commits_with_a_full_fsync_unless_told_otherwise(tmp_path):
+    with open_store(f"sqlite:///{tmp_path}/a.db") as s:
+        assert "full" == s.synchronous
+    with open_store(f"sqlite:///{tmp_path}/b.db?synchronous=normal") as s:
+        assert "normal" == s.synchronous
 
 
 @pytest.mark.parametrize("url", ["mysql://x", "sqlite:relative.db", "sqlite:///", "nonsense",
