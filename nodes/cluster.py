@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 import attrs
 
-from nodes.runner import DEFAULT_GLD_NODE
+from nodes.runner import DEFAULT_GLD_NODE, has_network
 from nodes.tool import ToolNode
 
 SERVER_ROLES: tuple[tuple[str, int], ...] = (
@@ -85,7 +85,10 @@ class Cluster:
         roles: Sequence[tuple[str, int]] = SERVER_ROLES,
         out: TextIO = sys.stdout,
         extra_args: dict[str, list[str]] | None = None,
+        ephemeral_ports: bool = False,
     ):
+        """``ephemeral_ports`` gives client-facing modules free ports instead of the stack's
+        (7000 for gamelogic, ...), so several clusters can run side by side (tests)."""
         self.gld_address = f"tcp://127.0.0.1:{gld_port}"
         self.run_dir = Path(run_dir)
         self.out = out
@@ -94,6 +97,8 @@ class Cluster:
             args = [sys.executable, "-m", "nodes.cli", "node", role, "--id", str(node_id),
                     "--gld", self.gld_address]
             args += (extra_args or {}).get(role, [])
+            if ephemeral_ports and has_network(role):
+                args += ["--set", "net.port=0"]
             self.nodes.append(NodeProcess(role, node_id, args, self.run_dir / f"{role}-{node_id}.log"))
         self._env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         repo = str(Path(__file__).resolve().parent.parent)
@@ -221,8 +226,9 @@ class Cluster:
         self._stopping = True
 
 
-def run_cluster(*, seconds: float | None = None, gld_port: int = 7100, run_dir: str = "var/cluster") -> int:
-    cluster = Cluster(gld_port=gld_port, run_dir=run_dir)
+def run_cluster(*, seconds: float | None = None, gld_port: int = 7100, run_dir: str = "var/cluster",
+                ephemeral_ports: bool = False) -> int:
+    cluster = Cluster(gld_port=gld_port, run_dir=run_dir, ephemeral_ports=ephemeral_ports)
     signal.signal(signal.SIGTERM, cluster.request_stop)
     try:
         cluster.start()

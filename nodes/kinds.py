@@ -7,6 +7,8 @@ imported from a string in a stack file.
 from __future__ import annotations
 
 from engine.modules.agent import NodeAgent
+from engine.modules.client_link import ClientLinkModule
+from engine.modules.network import ClientFilter, NetworkModule
 from engine.modules.transport import TransportModule
 from engine.stack import FilterFactory, ModuleFactory, default_filter_kinds, default_module_kinds
 from nodes.gld import GLDModule
@@ -15,10 +17,13 @@ from nodes.persistence import PersistenceModule
 
 def module_kinds() -> dict[str, ModuleFactory]:
     kinds = default_module_kinds()
-    for cls in (TransportModule, NodeAgent, GLDModule, PersistenceModule):
+    for cls in (TransportModule, NodeAgent, NetworkModule, ClientLinkModule, GLDModule,
+                PersistenceModule):
         kinds[cls.kind] = cls
     return kinds
 
 
 def filter_kinds() -> dict[str, FilterFactory]:
-    return default_filter_kinds()
+    kinds = default_filter_kinds()
+    kinds["client"] = ClientFilter
+    return kinds

@@ -79,6 +79,11 @@ def prepare(
     if listen is None:
         listen = gld if role == "gld" else f"tcp://127.0.0.1:{free_tcp_port()}"
     extra: dict[str, Any] = {}
+    names = {m.name for m in spec.modules}
+    for name in overrides or {}:
+        if name not in names:
+            raise NodeConfigError(f"--set {name}.…: the {role} stack has no module {name!r} "
+                                  f"(modules: {', '.join(sorted(names))})")
     for m in spec.modules:
         settings = m.settings
         settings.update((overrides or {}).get(m.name, {}))
@@ -100,6 +105,12 @@ def prepare(
     return spec
 
 
+def has_network(role: str) -> bool:
+    """Whether the role's default stack serves clients (has a network module named "net")."""
+    spec = load_stack(stack_path(role), module_kinds=module_kinds(), filter_kinds=filter_kinds())
+    return any(m.kind == "network" and m.name == "net" for m in spec.modules)
+
+
 def _transport_listen(spec: StackSpec) -> str | None:
     for m in spec.modules:
         if m.kind == "transport":
@@ -113,6 +124,27 @@ def build(spec: StackSpec, node_id: int, *, seed: int | None = None) -> Engine:
                             seed=seed)
     except StackError as exc:
         raise NodeConfigError(str(exc)) from None
+
+
+def parse_overrides(assignments: list[str]) -> dict[str, dict[str, Any]]:
+    """``["net.port=0", 'link.host="x"']`` -> ``{"net": {"port": 0}, "link": {"host": "x"}}``.
+
+    Values are TOML values (``0``, ``true``, ``"text"``); a bare word is a string.
+    """
+    import tomllib
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        module, dot, setting = key.strip().partition(".")
+        if not sep or not dot or not module or not setting:
+            raise NodeConfigError(f"--set {item!r}: want MODULE.SETTING=VALUE")
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        out.setdefault(module, {})[setting] = value
+    return out
 
 
 def run_node(role: str, node_id: int, **kwargs: Any) -> int:

@@ -38,7 +38,8 @@ def _alive(pid):
 
 @pytest.fixture
 def cluster(tmp_path):
-    c = Cluster(gld_port=free_tcp_port(), run_dir=tmp_path / "run", out=io.StringIO())
+    c = Cluster(gld_port=free_tcp_port(), run_dir=tmp_path / "run", out=io.StringIO(),
+                ephemeral_ports=True)
     try:
         c.start(timeout=30)
         yield c
@@ -86,7 +87,8 @@ def test_sigterm_stops_the_whole_cluster_with_no_orphans(tmp_path):
     port = free_tcp_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nodes.cli", "cluster", "--gld-port", str(port), "--run-dir",
-         str(tmp_path / "run")], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         str(tmp_path / "run"), "--ephemeral-ports"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
@@ -130,7 +132,8 @@ def test_a_message_crosses_gamelogic_to_gld_to_another_gamelogic_node(tmp_path):
     engines = []
     try:
         for node_id in (2001, 2002):
-            spec = prepare("gamelogic", node_id, gld=f"tcp://127.0.0.1:{port}")
+            spec = prepare("gamelogic", node_id, gld=f"tcp://127.0.0.1:{port}",
+                           overrides={"net": {"port": 0}})
             engine = build(spec, node_id)
             engine.start()
             engines.append(engine)
