@@ -57,18 +57,16 @@ class CapacityError(RuntimeError):
         self.needed = needed
 
 
-_CTYPES = {
-    np.dtype(np.float32): "float[]",
-    np.dtype(np.float64): "double[]",
-    np.dtype(np.int32): "int32_t[]",
-    np.dtype(np.int64): "int64_t[]",
-    np.dtype(np.uint8): "uint8_t[]",
-    np.dtype(np.int8): "int8_t[]",
-    np.dtype(np.uint32): "uint32_t[]",
-    np.dtype(np.uint64): "uint64_t[]",
+_CTYPES_BY_TYPE = {
+    np.float32: "float[]",
+    np.float64: "double[]",
+    np.int32: "int32_t[]",
+    np.int64: "int64_t[]",
+    np.uint8: "uint8_t[]",
+    np.int8: "int8_t[]",
+    np.uint32: "uint32_t[]",
+    np.uint64: "uint64_t[]",
 }
-
-
 def _buf(name: str, a: Any, dtype: type, shape: tuple[int | None, ...], *,
          writable: bool = False, min_len: int | None = None) -> Any:
     """Check one array and return a C pointer to its data (no copy).
@@ -78,23 +76,31 @@ def _buf(name: str, a: Any, dtype: type, shape: tuple[int | None, ...], *,
     """
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
-    want = np.dtype(dtype)
-    if a.dtype != want:
-        raise TypeError(f"{name} must have dtype {want}, got {a.dtype}")
-    if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape, strict=True)):
+    ctype = _CTYPES_BY_TYPE[dtype]
+    dt = a.dtype
+    if dt.type is not dtype or not dt.isnative:
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, got {dt}")
+    got = a.shape
+    ok = len(got) == len(shape)
+    if ok:
+        for s, d in zip(shape, got):  # noqa: B905 - lengths checked just above
+            if s is not None and s != d:
+                ok = False
+    if not ok:
         shown = ", ".join("*" if s is None else str(s) for s in shape)
         shown = f"({shown},)" if len(shape) == 1 else f"({shown})"
-        raise ValueError(f"{name} must have shape {shown}, got {a.shape}")
-    if min_len is not None and a.shape[0] < min_len:
-        raise ValueError(f"{name} must have at least {min_len} rows, got {a.shape[0]}")
-    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must have shape {shown}, got {got}")
+    if min_len is not None and got[0] < min_len:
+        raise ValueError(f"{name} must have at least {min_len} rows, got {got[0]}")
+    flags = a.flags
+    if not flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
-    if writable and not a.flags.writeable:
+    if writable and not flags.writeable:
         raise ValueError(f"{name} must be writable")
     if a.size == 0:
         # from_buffer of an empty array is fine, but keep a valid pointer anyway
-        return ffi.new(_CTYPES[want], 1)
-    return ffi.from_buffer(_CTYPES[want], a, require_writable=writable)
+        return ffi.new(ctype, 1)
+    return ffi.from_buffer(ctype, a, require_writable=writable)
 
 
 def _raise(code: int, bad: int, what: str, argnames: dict[int, str] | None = None) -> None:

@@ -8,12 +8,15 @@
 
 #include "spenefett.h"
 
-/* Grid coordinate of v along one axis: floor(v / cell_size) clamped to
- * [0, n - 1]. Monotone in v, which is what makes the AOI box query exact.
- * The clamp happens in double, before the cast, so huge values are safe. */
-static inline int32_t sp_axis_cell(double v, double cell_size, int32_t n)
+/* Grid coordinate of v along one axis: floor(v * inv_cell) clamped to
+ * [0, n - 1], where inv_cell = 1.0 / cell_size (a multiplication, not a
+ * division: this runs for every entity every tick). Monotone in v, which is
+ * what makes the AOI scan exact. The clamp happens in double, before the
+ * cast, so huge values are safe. engine/spatial/_config.py:axis_cell is the
+ * same formula in Python. */
+static inline int32_t sp_axis_cell(double v, double inv_cell, int32_t n)
 {
-    double q = v / cell_size;
+    double q = v * inv_cell;
     if (!(q >= 0.0)) return 0;               /* negative or NaN */
     if (q >= (double)(n - 1)) return n - 1;  /* floor(q) >= n - 1 exactly when q >= n - 1 */
     return (int32_t)q;                       /* truncation is floor for q >= 0 */

@@ -61,11 +61,12 @@ static void build_grid(const float *pos, const uint8_t *alive, int64_t n, double
                        float *grid_pos, int32_t *cell_tmp)
 {
     int64_t ncells = (int64_t)nx * ny;
+    double inv = 1.0 / cs;
     memset(grid_start, 0, (size_t)(ncells + 1) * sizeof *grid_start);
     for (int64_t i = 0; i < n; i++) {
         if (!alive[i]) { cell_tmp[i] = -1; continue; }
         const float *p = pos + 3 * i;
-        int32_t c = sp_axis_cell(p[1], cs, ny) * nx + sp_axis_cell(p[0], cs, nx);
+        int32_t c = sp_axis_cell(p[1], inv, ny) * nx + sp_axis_cell(p[0], inv, nx);
         cell_tmp[i] = c;
         grid_start[c + 1]++;
     }
@@ -207,7 +208,7 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
                            prev_off, prev_ents, prev_rows, prev_len, bad);
     if (err) return err;
     int32_t nx = grid[0], ny = grid[1];
-    double cs = cell_size;
+    double cs = cell_size, inv_cs = 1.0 / cell_size;
     build_grid(pos, alive, n, cs, nx, ny, grid_start, grid_ents, grid_pos, cell_tmp);
     int32_t pattern_at[128];
     int32_t *pattern = build_pattern(radii, margins, nclasses, cs, nx, ny, pattern_at);
@@ -247,7 +248,7 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
         double r = radii[k], rm = radii[k] + margins[k];
         double r2 = r * r, rm2 = rm * rm;
         double ox = pos[3 * o], oy = pos[3 * o + 1];
-        int32_t ocx = sp_axis_cell(ox, cs, nx), ocy = sp_axis_cell(oy, cs, ny);
+        int32_t ocx = sp_axis_cell(ox, inv_cs, nx), ocy = sp_axis_cell(oy, inv_cs, ny);
         int32_t self_t = cell_tmp[o];
         grid_pos[2 * self_t] = INFINITY;  /* so the observer never sees itself */
         int64_t row0 = sc.nvis;

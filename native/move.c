@@ -26,7 +26,7 @@ static int any_nonfinite(const float *values, int64_t count)
     return acc != 0;
 }
 
-static inline double clampd(double v, double lo, double hi)
+static inline float clampf(float v, float lo, float hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
 }
@@ -39,10 +39,12 @@ int64_t sp_move(float *pos, float *vel, const uint8_t *alive, int32_t *cell, int
     if (n < 0) { *bad = 4; return SP_ERR_ARG; }
     if (!isfinite(dt) || dt < 0) { *bad = 5; return SP_ERR_ARG; }
     if (!(max_speed >= 0) || isnan(max_speed)) { *bad = 6; return SP_ERR_ARG; }
-    double width = world[0], height = world[1], zmin = world[2], zmax = world[3];
     double cs = world[4];
     int32_t nx = grid[0], ny = grid[1];
-    if (!(cs > 0) || !isfinite(cs) || nx < 1 || ny < 1 || !(zmin <= zmax)) { *bad = 7; return SP_ERR_ARG; }
+    if (!(cs > 0) || !isfinite(cs) || nx < 1 || ny < 1 || !(world[2] <= world[3])) {
+        *bad = 7;
+        return SP_ERR_ARG;
+    }
 
     /* All-or-nothing: reject before writing anything. */
     if (any_nonfinite(pos, n * 3) || any_nonfinite(vel, n * 3)) {
@@ -53,29 +55,36 @@ int64_t sp_move(float *pos, float *vel, const uint8_t *alive, int32_t *cell, int
             return SP_ERR_NONFINITE;
         }
     }
-    double max2 = max_speed * max_speed;
+    /* float32 arithmetic, one rounding per operation (the reference
+     * reproduces it exactly); only the rare over-speed rescale and the grid
+     * cell work in double. */
+    float dtf = (float)dt, maxf = (float)max_speed, max2 = maxf * maxf;
+    float width = (float)world[0], height = (float)world[1];
+    float zmin = (float)world[2], zmax = (float)world[3];
+    double inv = 1.0 / cs;
     int64_t nchanged = 0;
     for (int64_t i = 0; i < n; i++) {
         if (!alive[i]) continue;
         float *p = pos + 3 * i, *v = vel + 3 * i;
-        double vx = v[0], vy = v[1], vz = v[2];
-        double s2 = vx * vx + vy * vy + vz * vz;
+        float vx = v[0], vy = v[1], vz = v[2];
+        float s2 = vx * vx + vy * vy + vz * vz;
         if (s2 > max2) {
-            double scale = max_speed / sqrt(s2);
-            v[0] = (float)(vx * scale);
-            v[1] = (float)(vy * scale);
-            v[2] = (float)(vz * scale);
-            vx = v[0]; vy = v[1]; vz = v[2];
+            double dx = vx, dy = vy, dz = vz;
+            double scale = max_speed / sqrt(dx * dx + dy * dy + dz * dz);
+            v[0] = vx = (float)(dx * scale);
+            v[1] = vy = (float)(dy * scale);
+            v[2] = vz = (float)(dz * scale);
         }
-        double x = clampd((double)p[0] + vx * dt, 0.0, width);
-        double y = clampd((double)p[1] + vy * dt, 0.0, height);
-        double z = clampd((double)p[2] + vz * dt, zmin, zmax);
-        p[0] = (float)x; p[1] = (float)y; p[2] = (float)z;
-        int32_t c = sp_axis_cell(p[1], cs, ny) * nx + sp_axis_cell(p[0], cs, nx);
-        if (c != cell[i]) {
-            cell[i] = c;
-            changed[nchanged++] = (int32_t)i;
-        }
+        float x = clampf(p[0] + vx * dtf, 0.0f, width);
+        float y = clampf(p[1] + vy * dtf, 0.0f, height);
+        p[0] = x;
+        p[1] = y;
+        p[2] = clampf(p[2] + vz * dtf, zmin, zmax);
+        int32_t c = sp_axis_cell(y, inv, ny) * nx + sp_axis_cell(x, inv, nx);
+        /* Append without a branch: cell changes are frequent and random. */
+        changed[nchanged] = (int32_t)i;
+        nchanged += c != cell[i];
+        cell[i] = c;
     }
     return nchanged;
 }

@@ -88,8 +88,8 @@ class WorldConfig:
 
 
 def axis_cell(v: float, cell_size: float, n: int) -> int:
-    """floor(v / cell_size) clamped to 0..n-1: the same formula as the C core."""
-    q = v / cell_size
+    """floor(v * (1 / cell_size)) clamped to 0..n-1: the same formula as the C core."""
+    q = v * (1.0 / cell_size)
     if not q >= 0:  # negative or NaN
         return 0
     if q >= n - 1:  # floor(q) >= n - 1 exactly when q >= n - 1

@@ -64,29 +64,40 @@ def find_nonfinite(values: Sequence[Sequence[float]], alive: Sequence[int] | Non
     return -1
 
 
+def _clamp(v: float, lo: float, hi: float) -> float:
+    return lo if v < lo else (hi if v > hi else v)
+
+
 def move(pos: list[list[float]], vel: list[list[float]], alive: Sequence[int], cell: list[int],
          dt: float, max_speed: float, world: Sequence[float], grid: Sequence[int]) -> list[int]:
-    """Integrate in place like ``sp_move``; return the slots whose cell changed."""
+    """Integrate in place like ``sp_move``; return the slots whose cell changed.
+
+    float32 arithmetic, rounded after every operation as C does it
+    (rounding a double result to float32 is exact emulation for + - * and
+    sqrt of float32 inputs); the over-speed rescale is done in double.
+    """
     width, height, zmin, zmax, cs = world
     nx, ny = grid
     for i in range(len(pos)):
         if alive[i] and not (_finite3(pos[i]) and _finite3(vel[i])):
             raise ReferenceInputError(f"entity {i} has a non-finite position or velocity", i)
-    max2 = max_speed * max_speed
+    dtf, maxf = f32(dt), f32(max_speed)
+    max2 = f32(maxf * maxf)
+    width, height, zmin, zmax = f32(width), f32(height), f32(zmin), f32(zmax)
     changed = []
     for i in range(len(pos)):
         if not alive[i]:
             continue
         p, v = pos[i], vel[i]
         vx, vy, vz = v
-        s2 = vx * vx + vy * vy + vz * vz
+        s2 = f32(f32(f32(vx * vx) + f32(vy * vy)) + f32(vz * vz))
         if s2 > max2:
-            scale = max_speed / math.sqrt(s2)
+            scale = max_speed / math.sqrt(vx * vx + vy * vy + vz * vz)
             vx, vy, vz = f32(vx * scale), f32(vy * scale), f32(vz * scale)
             v[0], v[1], v[2] = vx, vy, vz
-        p[0] = f32(min(max(p[0] + vx * dt, 0.0), width))
-        p[1] = f32(min(max(p[1] + vy * dt, 0.0), height))
-        p[2] = f32(min(max(p[2] + vz * dt, zmin), zmax))
+        p[0] = _clamp(f32(p[0] + f32(vx * dtf)), 0.0, width)
+        p[1] = _clamp(f32(p[1] + f32(vy * dtf)), 0.0, height)
+        p[2] = _clamp(f32(p[2] + f32(vz * dtf)), zmin, zmax)
         c = axis_cell(p[1], cs, ny) * nx + axis_cell(p[0], cs, nx)
         if c != cell[i]:
             cell[i] = c
