@@ -2,10 +2,11 @@
  *
  * One call per tick: bucket the live entities into grid cells (a counting
  * sort, so each cell's entities are contiguous and in index order), then for
- * each observer scan the cells its view box covers. Last tick's row of the
- * observer is marked in a stamp array, so "was it visible before?" (for
- * hysteresis and for enter events) and "is it still visible?" (for leave
- * events) are single array reads: no sorting, no hashing.
+ * each observer scan the cells its radius class can reach (a per-class
+ * pattern of row widths, see build_pattern). Last tick's row of the observer
+ * is marked in a stamp array, so "was it visible before?" (for hysteresis
+ * and for enter events) and "is it still visible?" (for leave events) are
+ * single array reads: no sorting, no hashing.
  */
 #include <stdlib.h>
 
@@ -258,7 +259,7 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
         int32_t cy0 = ocy - rows < 0 ? 0 : ocy - rows;
         int32_t cy1 = ocy + rows > ny - 1 ? ny - 1 : ocy + rows;
         for (int32_t cyb = cy0; cyb <= cy1; cyb += SP_ROW_BATCH) {
-              /* Look up a batch of row ranges first: their loads overlap
+            /* Look up a batch of row ranges first: their loads overlap
              * instead of each row waiting for its own. */
             int32_t ra[SP_ROW_BATCH], rb[SP_ROW_BATCH], nr = 0;
             for (int32_t cy = cyb; cy <= cy1 && nr < SP_ROW_BATCH; cy++, nr++) {
