@@ -105,8 +105,8 @@ def _aoi_rows(n: int, progress: Callable[[str], None], ref_repeat: int,
         target += f" and ratio <= {1 / target_speedup:.4g} (>= {target_speedup:g}x)"
     return [
         Row(f"AOI update, {n:,} entities (C vs Python ref)", c_ms, "ms/tick", py_ms, target, met),
-        Row(f"  AOI speedup over Python, {n:,}", speedup, "x"),
-        Row(f"  entities in view per observer, {n:,}", per_observer, "entities"),
+        Row(f"AOI speedup over Python, {n:,}", speedup, "x"),
+        Row(f"entities in view per observer, {n:,}", per_observer, "entities"),
     ]
 
 
@@ -186,8 +186,8 @@ def _packing_rows(n: int, progress: Callable[[str], None]) -> list[Row]:
     return [
         Row(f"update packing, {len(clients):,} clients (C vs Python msgpack)", c_ms, "ms/tick", py_ms,
             "<= 6 ms and >= 10x (ratio <= 0.1)", c_ms <= 6 and c_ms * 10 <= py_ms),
-        Row(f"  updates per client ({frames.nbytes / 1e6:.1f} MB/tick)", per_client, "entities"),
-        Row("  C frames identical to Python msgpack bytes", float(same), "bool", None, "1", same),
+        Row(f"updates per client ({frames.nbytes / 1e6:.1f} MB/tick)", per_client, "entities"),
+        Row("C frames identical to Python msgpack bytes", float(same), "bool", None, "1", same),
     ]
 
 
