@@ -13,8 +13,9 @@
   ``ChatSay`` is fanned out to every listener as ``ChatHeard``.
 - **Status.** ``StatusRequest`` to the GLD answers with the directory.
 
-Login/logoff orchestration (placing a character on a gamelogic node) joins
-this module with the persistence and login work.
+- **Placement.** ``PlacePlayer`` from a login node puts a character on the
+  gamelogic node with the fewest players (after the account's old node
+  saved and dropped it, if it was in the world); see :mod:`nodes.placement`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ from engine.control import (
 from engine.dispatch import handles
 from engine.engine import RoutingError
 from engine.guid import WellKnown, module_guid, node_of
+from engine.login.messages import PlacePlayer, PlayerExpected, PlayerLeft
 from engine.modules import Module
+from nodes.placement import Placement
 
 
 @attrs.define
@@ -71,8 +74,10 @@ class GLDModule(Module):
         self.channels: dict[str, set[int]] = {}
         self.relayed = 0
         self._directory_changed = False
+        self.placement: Placement | None = None
 
     def start(self) -> None:
+        self.placement = Placement(self.guid, timeout=float(self.settings.get("placement_timeout", 5.0)))
         self._send(WatchPeers(module_guid(self.node_id, WellKnown.TRANSPORT), self.guid))
 
     # -- directory ------------------------------------------------------------------------
@@ -84,6 +89,8 @@ class GLDModule(Module):
         now = self.engine.clock.now()
         if entry is None or (entry.address, entry.role, entry.pid, entry.extra, entry.alive) != (
                 msg.address, msg.role, msg.pid, msg.extra, True):
+            if entry is not None and entry.pid != msg.pid and entry.role == "gamelogic":
+                self._send_all(self.placement.node_gone(node, self.directory, now))  # restarted
             if entry is None:
                 self.log.info("node %d (%s) joined at %s", node, msg.role, msg.address)
             elif not entry.alive:
@@ -110,6 +117,7 @@ class GLDModule(Module):
         entry.alive = False
         self.log.warning("node %d (%s) is dead: %s", msg.node, entry.role, msg.reason)
         self._directory_changed = True
+        self._send_all(self.placement.node_gone(msg.node, self.directory, self.engine.clock.now()))
         for other in self.directory.values():
             if other.alive and other.node != self.node_id:
                 self._send(NodeDied(module_guid(other.node, WellKnown.NODE), self.guid, msg.node,
@@ -122,7 +130,22 @@ class GLDModule(Module):
             entry.alive = True
             self._directory_changed = True
 
+    # -- placement -------------------------------------------------------------------------
+
+    @handles(PlacePlayer)
+    def on_place_player(self, msg: PlacePlayer) -> None:
+        self._send_all(self.placement.place(msg, self.directory, self.engine.clock.now()))
+
+    @handles(PlayerExpected)
+    def on_player_expected(self, msg: PlayerExpected) -> None:
+        self._send_all(self.placement.expected(msg, self.directory, self.engine.clock.now()))
+
+    @handles(PlayerLeft)
+    def on_player_left(self, msg: PlayerLeft) -> None:
+        self._send_all(self.placement.left(msg, self.directory, self.engine.clock.now()))
+
     def tick(self) -> None:
+        self._send_all(self.placement.tick(self.directory, self.engine.clock.now()))
         if self._directory_changed:
             self._directory_changed = False
             self._broadcast_directory()
@@ -175,7 +198,12 @@ class GLDModule(Module):
         out["directory"] = [e.row() for e in sorted(self.directory.values(), key=lambda e: e.node)]
         out["channels"] = {k: len(v) for k, v in self.channels.items()}
         out["relayed"] = self.relayed
+        out["placement"] = self.placement.status()
         return out
+
+    def _send_all(self, messages: list[Any]) -> None:
+        for message in messages:
+            self._send(message)
 
     def _send(self, message: Any) -> None:
         try:
