@@ -12,13 +12,15 @@ from engine.modules.network import ClientFilter, NetworkModule
 from engine.modules.transport import TransportModule
 from engine.stack import FilterFactory, ModuleFactory, default_filter_kinds, default_module_kinds
 from nodes.gld import GLDModule
+from nodes.login import LoginModule
 from nodes.persistence import PersistenceModule
+from nodes.player_gate import PlayerGate
 
 
 def module_kinds() -> dict[str, ModuleFactory]:
     kinds = default_module_kinds()
     for cls in (TransportModule, NodeAgent, NetworkModule, ClientLinkModule, GLDModule,
-                PersistenceModule):
+                PersistenceModule, LoginModule, PlayerGate):
         kinds[cls.kind] = cls
     return kinds
 
