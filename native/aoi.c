@@ -6,7 +6,8 @@
  * pattern of row widths, see build_pattern). Last tick's row of the observer
  * is marked in a stamp array, so "was it visible before?" (for hysteresis
  * and for enter events) and "is it still visible?" (for leave events) are
- * single array reads: no sorting, no hashing.
+ * single array reads: no sorting, no hashing. Stamps are indexed by grid
+ * order, not entity index, so the scan reads them in sequence too.
  */
 #include <stdlib.h>
 
@@ -154,7 +155,7 @@ static inline void scan_range(scan_state *sc, int32_t a, int32_t b, int32_t o, d
             int32_t e = grid_ents[t];
             double dx = (double)grid_pos[2 * t] - ox, dy = (double)grid_pos[2 * t + 1] - oy;
             double d2 = dx * dx + dy * dy;
-            int was_in = stamp[e] == was;
+            int was_in = stamp[t] == was;
             int vis = (d2 <= r2) | ((d2 <= rm2) & was_in);
             new_ents[nvis] = e;
             nvis += vis;
@@ -171,7 +172,7 @@ static inline void scan_range(scan_state *sc, int32_t a, int32_t b, int32_t o, d
             if (e == o) continue;
             double dx = (double)grid_pos[2 * t] - ox, dy = (double)grid_pos[2 * t + 1] - oy;
             double d2 = dx * dx + dy * dy;
-            uint32_t st = stamp[e];
+            uint32_t st = stamp[t];
             if (d2 <= r2 || (d2 <= rm2 && st == was)) {
                 if (nvis < sc->new_cap) new_ents[nvis] = e;
                 nvis++;
@@ -183,7 +184,7 @@ static inline void scan_range(scan_state *sc, int32_t a, int32_t b, int32_t o, d
                     }
                     nenter++;
                 }
-                if (nvis > sc->new_cap) stamp[e] = kept;  /* not in new_ents: mark it here */
+                if (nvis > sc->new_cap) stamp[t] = kept;  /* not in new_ents: mark it here */
             }
         }
     }
@@ -243,7 +244,10 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
         }
         uint32_t was = s + 1, kept = s + 2;
         s += 2;
-        for (int64_t j = 0; j < plen; j++) stamp[prow[j]] = was;
+        for (int64_t j = 0; j < plen; j++) {
+            int32_t t = cell_tmp[prow[j]];
+            if (t >= 0) stamp[t] = was;  /* dead entities are not in the grid */
+        }
 
         int k = view[o];
         double r = radii[k], rm = radii[k] + margins[k];
@@ -280,16 +284,17 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
              * "was" has left. (When every old entity was seen again, as in
              * most ticks, there is nothing to do.) */
             int64_t row1 = sc.nvis < new_cap ? sc.nvis : new_cap;
-            for (int64_t j = row0; j < row1; j++) stamp[new_ents[j]] = kept;
+            for (int64_t j = row0; j < row1; j++) stamp[cell_tmp[new_ents[j]]] = kept;
             for (int64_t j = 0; j < plen; j++) {
                 int32_t e = prow[j];
-                if (stamp[e] == was) {
+                int32_t t = cell_tmp[e];
+                if (t < 0 || stamp[t] == was) {
                     if (nleave < leave_cap) {
                         leave[2 * nleave] = (int32_t)o;
                         leave[2 * nleave + 1] = e;
                     }
                     nleave++;
-                    stamp[e] = kept;  /* a duplicate in a tampered row leaves once */
+                    if (t >= 0) stamp[t] = kept;  /* a duplicate in a tampered row leaves once */
                 }
             }
         }
