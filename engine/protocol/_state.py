@@ -101,34 +101,95 @@ class StateError(Exception):
     """A frame that may not be sent now; the text says which and why."""
 
 
+def _rule(sender: Role, frame: FrameType, states: dict[Role, State]) -> dict[Role, State] | str:
+    """The rule above, applied once: the states after ``frame``, or why it may not be sent."""
+    key = (frame, sender)
+    own = TRANSITIONS[sender][states[sender]].get(key)
+    if own is None:
+        return f"a {sender.value} may not send {frame.name} in state {states[sender].name}"
+    other = sender.other
+    watched = any(key in row for row in TRANSITIONS[other].values())
+    other_next = TRANSITIONS[other][states[other]].get(key)
+    if watched and other_next is None:
+        return (f"a {sender.value} may not send {frame.name} while the {other.value} "
+                f"is in state {states[other].name}")
+    after = dict(states)
+    after[sender] = own
+    if other_next is not None:
+        after[other] = other_next
+    return after
+
+
+# The rule, compiled at import for every case, so that a frame costs two
+# tuple indexes instead of hashing enums (Enum.__hash__ runs in Python). A
+# pair of states (client, server) is a small int, its index in _PAIRS; a step
+# is _STEPS[frame * 2 + (sender is SERVER)][pair]: the next pair, or the
+# StateError text. Only states that a role's table has are paired.
+_PAIRS: tuple[tuple[State, State], ...] = tuple(
+    (c, s) for c in TRANSITIONS[CLIENT] for s in TRANSITIONS[SERVER])
+_CODE = {pair: code for code, pair in enumerate(_PAIRS)}
+
+
+def _compile() -> tuple[tuple[int | str, ...] | None, ...]:
+    rows: list[tuple[int | str, ...] | None] = [None] * (2 * max(FrameType) + 2)
+    for frame in FrameType:
+        for sender in Role:
+            row: list[int | str] = []
+            for client_state, server_state in _PAIRS:
+                after = _rule(sender, frame, {CLIENT: client_state, SERVER: server_state})
+                row.append(after if isinstance(after, str) else _CODE[after[CLIENT], after[SERVER]])
+            rows[frame * 2 + (sender is SERVER)] = tuple(row)
+    return tuple(rows)
+
+
+_STEPS = _compile()
+_START = _CODE[IDLE, IDLE]
+
+FLOWING = _CODE[OPEN, OPEN]
+"""The pair code of two open sides. MESSAGES from either side leave it as it
+is (checked below), so the Connection's hot path compares against it once
+and skips the table."""
+if not all(_STEPS[MESSAGES * 2 + (sender is SERVER)][FLOWING] == FLOWING  # type: ignore[index]
+           for sender in Role):
+    raise AssertionError("the table no longer lets MESSAGES flow between two open sides")
+
+
 class ConnectionState:
-    """The pair of machines; ``process`` applies one frame or raises StateError."""
+    """The pair of machines; ``process`` applies one frame or raises StateError.
+
+    ``pair`` encodes both states in one int (see ``_STEPS``); ``state(role)``
+    reads one of them back.
+    """
+
+    __slots__ = ("pair",)
 
     def __init__(self) -> None:
-        self.states: dict[Role, State] = {CLIENT: IDLE, SERVER: IDLE}
+        self.pair = _START
 
-    def process(self, sender: Role, frame: FrameType) -> None:
-        key = (frame, sender)
-        own = TRANSITIONS[sender][self.states[sender]].get(key)
-        if own is None:
-            raise StateError(
-                f"a {sender.value} may not send {frame.name} in state {self.states[sender].name}")
-        other = sender.other
-        watched = any(key in row for row in TRANSITIONS[other].values())
-        other_next = TRANSITIONS[other][self.states[other]].get(key)
-        if watched and other_next is None:
-            raise StateError(
-                f"a {sender.value} may not send {frame.name} while the {other.value} "
-                f"is in state {self.states[other].name}")
-        self.states[sender] = own
-        if other_next is not None:
-            self.states[other] = other_next
+    def state(self, role: Role) -> State:
+        return _PAIRS[self.pair][role is SERVER]
+
+    @property
+    def states(self) -> dict[Role, State]:
+        client_state, server_state = _PAIRS[self.pair]
+        return {CLIENT: client_state, SERVER: server_state}
+
+    def process(self, sender: Role, frame: int) -> None:
+        after = _STEPS[frame * 2 + (sender is SERVER)][self.pair]  # type: ignore[index]
+        if after.__class__ is str:
+            raise StateError(after)
+        self.pair = after  # type: ignore[assignment]
+
+    def _set(self, role: Role, state: State) -> None:
+        pair = list(_PAIRS[self.pair])
+        pair[role is SERVER] = state
+        self.pair = _CODE[pair[0], pair[1]]
 
     def error(self, role: Role) -> None:
         """``role`` broke a rule: its machine stops for good."""
-        self.states[role] = ERROR
+        self._set(role, ERROR)
 
     def lost(self, role: Role) -> None:
         """The connection ended without ``role`` sending CLOSE."""
-        if self.states[role] is not ERROR:
-            self.states[role] = CLOSED
+        if self.state(role) is not ERROR:
+            self._set(role, CLOSED)
