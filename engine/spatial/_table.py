@@ -158,15 +158,19 @@ class SpatialTable:
 
     # -- the tick boundary ----------------------------------------------------------
 
-    def begin_tick(self) -> Compaction | None:
+    def begin_tick(self, retire: bool = True) -> Compaction | None:
         """Apply queued changes: compact if fragmented, retire removals, place adds.
 
         Returns the Compaction when slots moved (the AOI must remap its
         state), else None. Removed entities stay in their slots, dead, until
         the next ``begin_tick``, so this tick's AOI reports them leaving and
-        their Guids can still be read from ``guids`` until then.
+        their Guids can still be read from ``guids`` until then. Pass
+        ``retire=False`` when last tick's views were not updated (its step
+        failed): the dead then keep their slots until their leaving has been
+        reported.
         """
-        self._retire()
+        if retire:
+            self._retire()
         moved = self._compact() if self._fragmented() else None
         for guid in self._removes:
             i = self._slot.pop(guid)

@@ -43,6 +43,7 @@ class SpatialWorld:
         self.table = SpatialTable(config, capacity, compact_min)
         self.aoi = InterestGrid(config)
         self.packer = UpdatePacker()
+        self._views_current = True
 
     def add(self, guid: int, pos: Sequence[float], vel: Sequence[float] = (0.0, 0.0, 0.0),
             view_class: int | None = None) -> None:
@@ -54,12 +55,19 @@ class SpatialWorld:
         self.table.remove(guid)
 
     def step(self, dt: float) -> TickResult:
-        """Apply queued changes, move everyone, update every view."""
-        moved = self.table.begin_tick()
+        """Apply queued changes, move everyone, update every view.
+
+        If a step raises (a non-finite position, say), fix the entity and
+        step again: entities removed meanwhile keep their slots until the
+        views have reported them leaving, so no event is lost.
+        """
+        moved = self.table.begin_tick(retire=self._views_current)
+        self._views_current = False
         if moved is not None:
             self.aoi.remap(moved)
         changed = integrate(self.table, dt)
         events = self.aoi.update(self.table)
+        self._views_current = True
         return TickResult(changed, events, moved)
 
     def pack(self, clients: np.ndarray | None = None) -> Frames:

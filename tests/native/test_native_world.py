@@ -127,3 +127,23 @@ def test_world_views_follow_the_model_through_adds_removes_and_compaction(script
         # as "previous" it must reproduce them exactly (a fixed point)
         assert brute == [set(r) for r in rows]
     event("compacted" if compactions else "never compacted")
+
+
+def test_a_failed_step_loses_no_events():
+    world = SpatialWorld(CFG, compact_min=0)
+    world.add(1, (10, 10, 0), view_class=0)
+    world.add(2, (20, 10, 0))
+    assert [[0, 1]] == world.step(0.0).events.enter.tolist()
+    world.remove(2)
+    world.table.vel[0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        world.step(0.1)
+    world.table.set_velocity(1, (0, 0, 0))
+    world.add(3, (30, 10, 0))
+    events = world.step(0.1).events
+    enter, leave = events.as_guids(world.table.guids)
+    assert ([[1, 2]], [[1, 3]]) == (leave.tolist(), enter.tolist())
+    world.add(4, (12, 10, 0))
+    result = world.step(0.1)        # slot of 2 is free now: 4 may take it, and must enter
+    assert [[1, 4]] == result.events.as_guids(world.table.guids)[0].tolist()
+    assert [] == result.events.leave.tolist()
