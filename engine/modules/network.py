@@ -146,14 +146,16 @@ class ClientFilter:
 class _Client:
     """One accepted socket, its protocol object and its buffers."""
 
-    __slots__ = ("guid", "sock", "fd", "conn", "address", "opened", "last_heard", "open",
-                 "outbox", "outbuf", "closing", "shut", "deadline", "tick_messages",
+    __slots__ = ("guid", "sock", "fd", "recv", "send", "conn", "address", "opened", "last_heard",
+                 "open", "outbox", "outbuf", "closing", "shut", "deadline", "tick_messages",
                  "frames_in", "frames_out")
 
     def __init__(self, guid: int, sock: socket.socket, conn: Connection, address: str, now: float):
         self.guid = guid
         self.sock = sock
         self.fd = sock.fileno()
+        self.recv = sock.recv  # bound once: the hot loops call them for every client every tick
+        self.send = sock.send
         self.conn = conn
         self.address = address
         self.opened = now
@@ -317,17 +319,13 @@ class NetworkModule(Module):
     def tick(self) -> None:
         now = self._now()
         self._accept(now)
-        by_fd, read = self._by_fd, self._read
-        for fd, events in self._poll():
-            client = by_fd.get(fd)
-            if client is None:
-                continue
-            if client.closing:
-                self._drain_closing(client)
-            elif events & (_IN | _ERR):
-                read(client, now)
-        self._write_stalled()
-        self._flush_outboxes()
+        ready = self._poll()
+        if ready:
+            self._read_ready(ready, now)
+        if self._stalled:
+            self._write_stalled()
+        if self._pending:
+            self._flush_outboxes()
         if now >= self._next_sweep:
             self._next_sweep = now + _SWEEP_INTERVAL
             self._sweep(now)
@@ -369,26 +367,54 @@ class NetworkModule(Module):
             self._by_fd[client.fd] = client
             self._poller.register(client.fd, _IN)
 
-    def _read(self, client: _Client, now: float) -> None:
-        sock, conn = client.sock, client.conn
-        cap = self._read_cap
-        total = 0
-        client.tick_messages = 0  # a socket is read once per tick
-        while True:
+    def _read_ready(self, ready: list[tuple[int, int]], now: float) -> None:
+        """Read every ready socket; the usual case is inline: one read of whole MESSAGES frames."""
+        by_fd = self._by_fd
+        for fd, _events in ready:
+            client = by_fd.get(fd)
+            if client is None:
+                continue
+            if client.closing:
+                self._drain_closing(client)
+                continue
             try:
-                data = sock.recv(_READ_CHUNK)
+                data = client.recv(_READ_CHUNK)
             except (BlockingIOError, InterruptedError):
-                break
+                continue
             except OSError as exc:
                 self._lose(client, f"connection lost: {exc.strerror or exc}", now)
-                return
+                continue
+            client.tick_messages = 0  # a socket is read once per tick
+            if not data or len(data) == _READ_CHUNK:  # end of file, or more may be waiting
+                self._read(client, data, now)
+                continue
+            client.last_heard = now
+            conn = client.conn
+            batches = conn.receive_batches(data, now)
+            if batches and not self._deliver(client, batches, now):
+                continue
+            if conn.events_pending:
+                self._events(client, now)
+
+    def _read(self, client: _Client, data: bytes, now: float) -> None:
+        """The general read: ``data`` is end of file or a full chunk; read on up to the cap."""
+        conn = client.conn
+        total = 0
+        while True:
             conn.receive_data(data, now=now)
             if not data:
                 break
             client.last_heard = now
             total += len(data)
-            if len(data) < _READ_CHUNK or total >= cap:
+            if len(data) < _READ_CHUNK or total >= self._read_cap:
                 break
+            try:
+                data = client.recv(_READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._lose(client, f"connection lost: {exc.strerror or exc}", now)
+                return
         self._events(client, now)
 
     def _events(self, client: _Client, now: float) -> None:
@@ -403,7 +429,7 @@ class NetworkModule(Module):
                 return
             kind = type(event)
             if kind is MessagesReceived:
-                if not self._deliver(client, event.messages, now):
+                if not self._deliver(client, [event.messages], now):
                     return
             elif kind is HandshakeReceived:
                 self._welcome(client, event.token)
@@ -413,26 +439,34 @@ class NetworkModule(Module):
                 self._lose(client, reason, now)
                 return
 
-    def _deliver(self, client: _Client, messages: list[Any], now: float) -> bool:
-        """Stamp and push one frame's messages; False if the client broke the per-tick limit."""
-        client.frames_in += 1
-        self.frames_in += 1
-        count = client.tick_messages = client.tick_messages + len(messages)
-        if count > self.max_messages_per_tick:
-            self._close(client, f"too many messages in one tick: {count}, "
-                                f"limit {self.max_messages_per_tick}", now)
-            return False
-        if not messages:
-            return True  # a keepalive
-        self.messages_in += len(messages)
+    def _deliver(self, client: _Client, batches: list[list[Any]], now: float) -> bool:
+        """Stamp and push frames' messages; False if the client broke the per-tick limit.
+
+        Frames before the one that passes ``max_messages_per_tick`` are
+        delivered; that one and the rest are not.
+        """
         pipe = self._outbound[self.deliver_to]
-        push = pipe.push
-        guid = client.guid
-        try:
-            for m in messages:
-                push(_tuple_new(m.__class__, (m[0], m[1], guid, *m[3:])))
-        except PipeFullError as exc:
-            self.log.warning("client %s: message dropped: %s", format_guid(guid), exc)
+        push, guid, limit = pipe.push, client.guid, self.max_messages_per_tick
+        count = client.tick_messages
+        for messages in batches:
+            client.frames_in += 1
+            self.frames_in += 1
+            count += len(messages)
+            if count > limit:
+                client.tick_messages = count
+                self._close(client, f"too many messages in one tick: {count}, limit {limit}", now)
+                return False
+            if not messages:
+                continue  # a keepalive
+            self.messages_in += len(messages)
+            try:
+                for m in messages:
+                    stamped = list(m)  # the quickest copy with one element changed
+                    stamped[2] = guid
+                    push(_tuple_new(m.__class__, stamped))
+            except PipeFullError as exc:
+                self.log.warning("client %s: message dropped: %s", format_guid(guid), exc)
+        client.tick_messages = count
         return True
 
     def _welcome(self, client: _Client, token: bytes | str | None) -> None:
@@ -458,27 +492,32 @@ class NetworkModule(Module):
         """One frame per client with everything queued for it; what does not fit waits a tick."""
         pending, self._pending = self._pending, []
         most = self.limits.max_messages_per_frame
+        frames = messages = 0
         for client in pending:
             box = client.outbox
             if client.closing or not box:
                 continue
             if len(box) > most:
                 batch, client.outbox = box[:most], box[most:]
+                self._pending.append(client)
             else:
                 batch, client.outbox = box, []
-            data = self._encode(client, batch)
-            if client.outbox:
-                self._pending.append(client)
-            if not data:
-                continue
+            try:
+                data = client.conn.send_messages(batch)
+            except ValueError:  # too big for one frame, or unencodable: the careful way
+                data = self._encode(client, batch)
+                if client.outbox and client not in self._pending:
+                    self._pending.append(client)
+                if not data:
+                    continue
             client.frames_out += 1
-            self.frames_out += 1
-            self.messages_out += len(batch)
+            frames += 1
+            messages += len(batch)
             if client.outbuf:
                 self._write(client, data)
                 continue
             try:  # the usual case, inlined: nothing waiting, the kernel takes the whole frame
-                sent = client.sock.send(data)
+                sent = client.send(data)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as exc:
@@ -486,6 +525,8 @@ class NetworkModule(Module):
                 continue
             if sent < len(data):
                 self._keep(client, data, sent)
+        self.frames_out += frames
+        self.messages_out += messages
 
     def _encode(self, client: _Client, batch: list[Any]) -> bytes:
         """One MESSAGES frame; a batch over the frame size keeps its second half for later."""
@@ -513,7 +554,7 @@ class NetworkModule(Module):
                 self._overflow(client)
             return
         try:
-            sent = client.sock.send(data)
+            sent = client.send(data)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
