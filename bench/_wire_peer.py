@@ -12,6 +12,7 @@ import sys
 import time
 
 from engine.engine import Engine
+from engine.gc_tuning import tune_for_server
 from engine.guid import WellKnown
 from engine.messages import Message
 from engine.modules import Module, handles
@@ -64,6 +65,7 @@ def main() -> int:
     args = parser.parse_args()
     engine, transport, counter = build_node(args.node, args.listen, {args.peer_node: args.peer})
     engine.start()
+    tune_for_server()
     print(json.dumps({"ready": True}), flush=True)
     end = time.perf_counter() + args.seconds
     while time.perf_counter() < end:

@@ -1,5 +1,8 @@
 """``python -m bench core``: the engine core's hot paths against plain-Python baselines.
 
+Measured under the garbage-collector settings nodes run with
+(:mod:`engine.gc_tuning`), for the figures and their baselines alike.
+
 Each figure is the best of several repeats (the least disturbed run on a
 shared machine), beside a baseline measured the same way in the same run.
 """
@@ -15,6 +18,7 @@ import msgpack
 
 from bench._report import Row
 from engine.codec.binary import decode_batch, encode_batch
+from engine.gc_tuning import tune_for_server
 from engine.guid import Guid
 from engine.messages import Message, MessageRegistry
 from engine.modules import Module, handles
@@ -151,6 +155,7 @@ def _engine_overhead(ticks: int) -> tuple[float, float]:
 
 
 def run(progress: Callable[[str], None]) -> list[Row]:
+    tune_for_server()  # measure under the garbage-collector settings every node runs with
     rows = []
     progress("routed delivery")
     routed, bare = _routed_delivery(200_000)

@@ -18,6 +18,7 @@ from pathlib import Path
 from bench._report import Row
 from bench._wire_peer import WireMove, build_node
 from engine.control import Ping, Pong
+from engine.gc_tuning import tune_for_server
 from engine.guid import WellKnown, make, module_guid
 from nodes.runner import free_tcp_port
 
@@ -90,6 +91,7 @@ def _round_trips(n: int) -> list[float]:
 
 
 def run(progress: Callable[[str], None]) -> list[Row]:
+    tune_for_server()  # as every node does
     rows = []
     progress("node-to-node throughput, batched (10,000 messages per tick)")
     batched = _throughput(1_000_000, 10_000)

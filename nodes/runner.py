@@ -8,7 +8,6 @@ built, so the agent can announce them.
 
 from __future__ import annotations
 
-import gc
 import logging
 import socket
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.engine import Engine
+from engine.gc_tuning import tune_for_server
 from engine.guid import NodeKind, kind_of_node
 from engine.stack import StackError, StackSpec, build_engine, load_stack
 from nodes.kinds import filter_kinds, module_kinds
@@ -163,10 +163,7 @@ def run_node(role: str, node_id: int, **kwargs: Any) -> int:
     except Exception as exc:
         print(f"spenefett node: {role} {node_id} failed to start: {exc}", file=sys.stderr)
         return 1
-    # Everything built at start-up lives as long as the node: move it out of the
-    # collector's sight so full collections stay short under load.
-    gc.collect()
-    gc.freeze()
+    tune_for_server()
     line = f"node {role} {node_id} ready transport={address}"
     if clients:
         line += f" clients=127.0.0.1:{clients}"

@@ -82,6 +82,18 @@ class NativeBatchChecker:
                                                    self._schema, max_messages)
         return code if code >= 0 else None
 
+    def decode_proven(self, data: bytes | bytearray | memoryview,
+                      max_messages: int = 10_000) -> list[Message] | None:
+        """The messages if the C walk proves the batch valid and it unpacks; else None."""
+        if self.check(data, max_messages) is None:
+            return None
+        try:
+            values = _unpackb(data, raw=False, use_list=True, strict_map_key=False)
+        except Exception:  # e.g. bad UTF-8, which the C walk does not check
+            return None
+        classes = self._classes
+        return [_tuple_new(classes[v[0]], v) for v in values]
+
     def decode_batch(self, data: bytes | bytearray | memoryview, *, max_bytes: int = 1 << 20,
                      max_messages: int = 10_000) -> list[Message]:
         """Like ``binary.decode_batch``: messages, or DecodeError naming the problem."""

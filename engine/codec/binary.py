@@ -82,12 +82,38 @@ def decode_batch(data: bytes, *, registry: MessageRegistry = REGISTRY,
                  max_bytes: int = DEFAULT_MAX_BYTES,
                  max_messages: int = DEFAULT_MAX_MESSAGES) -> list[Message]:
     """A batch of messages from msgpack bytes; anything wrong raises DecodeError."""
+    if isinstance(data, (bytes, bytearray, memoryview)) and len(data) <= max_bytes:
+        checker = _native_checker(registry)
+        if checker is not None:
+            proven = checker.decode_proven(data, max_messages)
+            if proven is not None:
+                return proven
     value = _unpack(data, max_bytes)
     if type(value) is not list:
         raise DecodeError(f"a batch must be an array of messages, got {_kind(value)}")
     if len(value) > max_messages:
         raise DecodeError(f"oversize: batch of {len(value)} messages, limit {max_messages}")
     return _guarded(lambda: _Decoder(registry).batch(value))
+
+
+_checkers: dict[int, Any] = {}
+
+
+def _native_checker(registry: MessageRegistry) -> Any:
+    """The C batch checker for ``registry`` (None if the native core is not built).
+
+    The C walk proves a batch valid without building Python objects; what it
+    cannot prove falls through to the Python checks below, so results and
+    errors are the same either way (tests/native/test_native_check.py).
+    """
+    checker = _checkers.get(id(registry))
+    if checker is None:
+        try:
+            from engine.codec._native_check import NativeBatchChecker
+        except ImportError:  # a source tree without the compiled core
+            return None
+        checker = _checkers[id(registry)] = NativeBatchChecker(registry)
+    return checker
 
 
 def decode_values(values: list[Any], *, registry: MessageRegistry = REGISTRY) -> list[Message]:
