@@ -46,17 +46,17 @@ kernel's default).
 from __future__ import annotations
 
 import contextlib
-import logging
 import select
 import socket
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from engine.codec.binary import EncodeError
 from engine.guid import WellKnown, format_guid
-from engine.messages import REGISTRY, Message, MessageRegistry
+from engine.messages import REGISTRY, MessageRegistry
 from engine.modules._module import Module
+from engine.modules.network_filter import ClientFilter
 from engine.modules.network_messages import (
     BindClient,
     ClientConnected,
@@ -95,52 +95,6 @@ _BIND = BindClient.type_id
 _DISCONNECT = Disconnect.type_id
 _IN = select.POLLIN
 _ERR = select.POLLERR | select.POLLHUP
-
-log = logging.getLogger("spenefett.network")
-
-
-class ClientFilter:
-    """Pipe filter for network -> gamelogic: only allowed types, ``frm`` = the controlled entity.
-
-    ``allow`` holds message classes or type ids a client may send. The
-    network module calls :meth:`bind` at start so the filter can read its
-    connection -> controlled-Guid table and recognise the module's own
-    messages (ClientConnected, ClientDisconnected), which always pass.
-    Stack files name it ``{ kind = "client", allow = [1001, 1002] }``.
-    """
-
-    def __init__(self, allow: Iterable[type[Message] | int]):
-        ids = set()
-        for a in allow:
-            tid = a.type_id if isinstance(a, type) and issubclass(a, Message) else a
-            if type(tid) is not int or tid < 1:
-                raise ValueError(f"allow: {a!r} is neither a message class nor a type id")
-            ids.add(tid)
-        self.allowed = frozenset(ids)
-        self.dropped = 0
-        """Messages refused because clients may not send their type."""
-        self._controls: Mapping[int, int] = {}
-        self._network = -1
-
-    def bind(self, network: NetworkModule) -> None:
-        """Read controlled Guids from ``network`` and pass its own messages."""
-        self._controls = network.controls
-        self._network = network.guid
-
-    def __call__(self, message: Any) -> Any:
-        frm = message[2]
-        if frm == self._network:
-            return message
-        if message[0] not in self.allowed:
-            self.dropped += 1
-            if self.dropped <= 10 or self.dropped % 1000 == 0:
-                log.warning("dropped %s from client %s: clients may not send it (%d dropped so far)",
-                            type(message).__name__, format_guid(frm), self.dropped)
-            return None
-        controls = self._controls.get(frm)
-        if controls is None or controls == frm:
-            return message
-        return _tuple_new(message.__class__, (message[0], message[1], controls, *message[3:]))
 
 
 class _Client:
