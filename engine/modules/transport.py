@@ -18,7 +18,9 @@ for heartbeats comes from the engine's clock, so tests drive it by hand.
 
 Settings: ``listen`` (zmq endpoint, default ``tcp://127.0.0.1:*``),
 ``peers`` (``{node_id: endpoint}``), ``heartbeat_interval`` (s, 0.5),
-``dead_after`` (s, 2.5: a killed node is reported within 3 s), ``gld_node`` (node to tell about dead peers).
+``dead_after`` (s, 2.5: a killed node is reported within 3 s),
+``max_messages_per_tick`` (50,000: more stays queued in ZeroMQ until the next tick),
+``gld_node`` (node to tell about dead peers).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from engine.dispatch import handles
 from engine.engine import RoutingError
 from engine.guid import MAX_NODE, WellKnown, module_guid
 from engine.modules._module import Module
+from engine.pipes import PipeFullError
 
 _NODE_SHIFT = 48
 _MAX_FRAMES_PER_TICK = 10_000
@@ -78,6 +81,7 @@ class TransportModule(Module):
         self.heartbeat_interval = float(s.get("heartbeat_interval", 0.5))
         self.dead_after = float(s.get("dead_after", 2.5))
         self.gld_node = int(s.get("gld_node", 1))
+        self.max_messages_per_tick = int(s.get("max_messages_per_tick", 50_000))
         if not 0 < self.heartbeat_interval < self.dead_after:
             raise ValueError("need 0 < heartbeat_interval < dead_after")
         self._static_peers = {int(k): str(v) for k, v in dict(s.get("peers", {})).items()}
@@ -209,7 +213,10 @@ class TransportModule(Module):
         router = self._router
         if router is None:
             return
+        budget = self.max_messages_per_tick
         for _ in range(_MAX_FRAMES_PER_TICK):
+            if budget <= 0:
+                return  # the rest waits in ZeroMQ's queue: the receivers' pipes stay bounded
             try:
                 identity, payload = router.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
@@ -230,6 +237,7 @@ class TransportModule(Module):
             except ValueError:
                 sender = messages[0][2] >> _NODE_SHIFT if messages else 0
             self._heard_from(sender, now, len(messages))
+            budget -= len(messages)
             self._deliver_locally(messages)
 
     def _deliver_locally(self, messages: list[Any]) -> None:
@@ -242,7 +250,11 @@ class TransportModule(Module):
         for m in ours:
             if m[1] == mine:
                 self.dispatch(m)
-        self.send_many(mail, on_error=self._undeliverable)
+        try:
+            self.send_many(mail, on_error=self._undeliverable)
+        except PipeFullError as exc:
+            self.undeliverable += 1
+            self.log.error("a local receiver is not keeping up, messages lost: %s", exc)
 
     def _undeliverable(self, message: Any, exc: Exception) -> None:
         self.undeliverable += 1
