@@ -46,12 +46,13 @@ def _throughput(total: int, per_tick: int) -> float:
     # wait until the peer hears us (the first heartbeat crossed)
     while transport.peers()[20]["received"] == 0:
         engine.tick_once()
-    send = counter.send
     msgs = [WireMove(target, counter.guid, i, 1.0, 2.0, 3.0) for i in range(per_tick)]
     sent = 0
     while sent < total:
-        for m in msgs:
-            send(m)
+        if per_tick == 1:
+            counter.send(msgs[0])
+        else:
+            counter.send_many(msgs)  # a module handing on a tick's worth, as the AOI fan-out does
         sent += per_tick
         engine.tick_once()
         if proc.poll() is not None:
@@ -63,7 +64,8 @@ def _throughput(total: int, per_tick: int) -> float:
     proc.wait(30)
     engine.stop()
     span = result["last"] - result["first"]
-    return result["count"] / span if span > 0 else 0.0
+    timed = result["count"] - result["first_batch"]
+    return timed / span if span > 0 else 0.0
 
 
 def _round_trips(n: int) -> list[float]:
@@ -72,7 +74,7 @@ def _round_trips(n: int) -> list[float]:
     engine, transport, counter = build_node(10, here, {20: there})
     engine.start()
     pongs: list[Pong] = []
-    counter.unhandled = pongs.append  # type: ignore[method-assign]
+    counter.receive = lambda msgs: pongs.extend(m for m in msgs if type(m) is Pong)  # type: ignore[method-assign]
     while transport.peers()[20]["received"] == 0:
         engine.tick_once()
     times = []
@@ -97,7 +99,7 @@ def run(progress: Callable[[str], None]) -> list[Row]:
     batched = _throughput(1_000_000, 10_000)
     progress("node-to-node throughput, one message per send")
     single = _throughput(50_000, 1)
-    rows.append(Row("node-to-node game messages, batched per tick (baseline: one message per send)",
+    rows.append(Row("node-to-node game messages, 10,000 per tick in one batch (baseline: one per send)",
                     batched, "msg/s", single, ">= 2,000,000 and ratio >= 5",
                     batched >= 2_000_000 and batched / single >= 5))
     progress("node-to-node round trips")
