@@ -76,6 +76,7 @@ from engine.persistence.messages import (
     ListCharacters,
     RevokeSession,
     SessionReply,
+    SetPassword,
     StoreDone,
 )
 from gamelogic.character import ENTITY_CLASS, START_REGION, new_character_state
@@ -156,7 +157,7 @@ class LoginModule(Module):
                              "log in with your password", close=True)
             else:
                 self.resumes += 1
-                self._logged_in(conn, reply.session[1], token)
+                self._logged_in(conn, reply.session[1], token, reply.session[3])
 
         self._ask(lambda serial: GetSession(self._persistence, self.guid, serial, token, self._now()),
                   answer)
@@ -215,9 +216,13 @@ class LoginModule(Module):
         def verified(account: list[Any] | None, ok: bool) -> None:
             if not ok or account is None:
                 self._refuse(conn, "login", BAD_LOGIN, why=f"for {key[:40]!r}")
-            else:
-                self.logins += 1
-                self._session(conn, account[0])
+                return
+            self.logins += 1
+            self._session(conn, account[0])
+            if self.passwords.needs_rehash(account[2]):  # the cost was raised: upgrade this hash
+                self.pool.hash(password, lambda stored: self._ask(
+                    lambda serial: SetPassword(self._persistence, self.guid, serial, account[0], stored,
+                                               self.passwords.params), lambda reply: None))
 
         def found(reply: AccountReply | None) -> None:
             if reply is None or reply.error:
@@ -242,18 +247,17 @@ class LoginModule(Module):
             if reply is None or reply.error:
                 self._refuse(conn, "login", BUSY, why=reply and reply.error)
             else:
-                self._logged_in(conn, account_id, token)
+                self._logged_in(conn, account_id, token, now + self.session_ttl)
 
         self._ask(lambda serial: CreateSession(self._persistence, self.guid, serial, token, account_id,
                                                now, now + self.session_ttl), made)
 
-    def _logged_in(self, conn: _Conn, account_id: int, token: str) -> None:
+    def _logged_in(self, conn: _Conn, account_id: int, token: str, expires: float) -> None:
         old = self._accounts.get(account_id)
         if old is not None and old != conn.guid and old in self._conns:
             self._kick(old, "this account logged in from elsewhere")
         self._accounts[account_id] = conn.guid
         conn.account_id, conn.token = account_id, token
-        expires = self._now() + self.session_ttl
         self._list(conn, lambda rows: LoginOk(conn.guid, self.guid, account_id, token, expires, rows))
 
     @handles(LogoutRequest)

@@ -22,7 +22,8 @@ says whose character it acts on.
 
 Settings: ``persistence_node`` (1000), ``gld_node`` (1), ``flush_interval``
 (write-behind, s, 10), ``cache_bound`` (inactive entities kept, 10000),
-``entry_ttl`` (s an entry token stays good, 30).
+``entry_ttl`` (s an entry token stays good, 30), ``preload_regions`` (regions whose
+entities are loaded into the cache at start, before players arrive; none).
 """
 
 from __future__ import annotations
@@ -105,12 +106,15 @@ class PlayerGate(ObjectSpaceHost):
     def start(self) -> None:
         self.cache = EntityCache(persistence=module_guid(self.persistence_node, WellKnown.PERSISTENCE),
                                  me=self.guid, bound=self.cache_bound, flush_interval=self.flush_interval)
+        for region in self.settings.get("preload_regions", ()):
+            self.cache.preload_region(str(region))
 
     def stop(self) -> None:
         for player in list(self._players.values()):
             self._leave(player, "server shutting down")
         self.cache.flush()
-        self._pump()
+        self.cache.tick(self._now())
+        self._pump()  # the transport stops after us and sends the batch
 
     @property
     def _gld(self) -> int:

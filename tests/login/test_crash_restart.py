@@ -1,4 +1,4 @@
-"""Crashes: kill -9 of the gamelogic node mid-play, then a whole cluster stop and start."""
+"""Crashes: kill -9 of gamelogic mid-play, then a whole cluster stop and start; expired tokens."""
 
 import os
 import signal
@@ -12,6 +12,7 @@ from nodes.headless import HeadlessClient
 
 PASSWORD = "correct horse battery"
 FLUSH = 1.0  # the write-behind interval of this cluster's gamelogic node
+SESSION_TTL = 2.0  # seconds its resume tokens stay good
 
 
 def _player(world, name):
@@ -43,9 +44,11 @@ def _enter_again(world, name, character_id, timeout=40.0):
 
 
 def test_kill_9_of_gamelogic_loses_at_most_one_interval_and_a_restart_keeps_every_character(tmp_path):
-    world = LoginCluster(tmp_path, flush_interval=FLUSH).start()
+    world = LoginCluster(tmp_path, flush_interval=FLUSH,
+                         extra_login=["--set", f"login.session_ttl={SESSION_TTL}"]).start()
     try:
         ann, ann_id = _player(world, "Crash Ann")
+        ann_token = ann.resume_token
         ann.set_position(10.0, 20.0, 30.0)
         ann.train("cooking", 7)
         ann.pump(3 * FLUSH)  # more than one interval: this progress must survive
@@ -56,6 +59,8 @@ def test_kill_9_of_gamelogic_loses_at_most_one_interval_and_a_restart_keeps_ever
         lost = ann.world.wait_for((ConnectionLost,), timeout=10)
         assert lost is not None
         ann.close()
+        expired = HeadlessClient(world.login_address).resume(ann_token)  # older than SESSION_TTL now
+        assert isinstance(expired, (Refused, ConnectionLost)) and "expired or revoked" in expired.reason
 
         entered = _enter_again(world, "Crash Ann", ann_id)
         assert gamelogic.process.pid != old_pid  # the cluster restarted it
