@@ -443,6 +443,7 @@ class LoginModule(Module):
         out = super().status()
         out.update(connections=len(self._conns), accounts=len(self._accounts), logins=self.logins,
                    resumes=self.resumes, refusals=self.refusals, hashing=self.pool.busy,
+                   verifications=self.pool.verifications,
                    pending=len(self._pending))
         return out
 

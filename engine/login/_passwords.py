@@ -73,11 +73,16 @@ class HashPool:
         self.passwords = passwords
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
         self._jobs: list[tuple[Future[Any], Callable[[Any], None]]] = []
+        self.hashes = 0
+        self.verifications = 0
+        """Jobs submitted, decoys included: every login attempt that passed the limits is one."""
 
     def hash(self, password: str, done: Callable[[str], None]) -> None:
+        self.hashes += 1
         self._jobs.append((self._executor.submit(self.passwords.hash, password), done))
 
     def verify(self, stored: str | None, password: str, done: Callable[[bool], None]) -> None:
+        self.verifications += 1
         self._jobs.append((self._executor.submit(self.passwords.verify, stored, password), done))
 
     @property

@@ -27,8 +27,15 @@ def settled(world):
     return world
 
 
+def _verifications(world):
+    """argon2id verifications the login node has run (decoys included), from its status."""
+    status = world.cluster.tool.statuses([100], timeout=5)[100]
+    return next(m for m in status["modules"] if m["name"] == "login")["verifications"]
+
+
 def test_unknown_accounts_wrong_passwords_and_nasty_names_get_one_refusal_text(settled):
     before = settled.snapshot()
+    verified = _verifications(settled)
     client = HeadlessClient(settled.login_address)
     answers = [client.login("Badinput Owner", "wrong password"),
                client.login("Nobody Here", PASSWORD),
@@ -36,6 +43,7 @@ def test_unknown_accounts_wrong_passwords_and_nasty_names_get_one_refusal_text(s
     answers += [client.login(name, PASSWORD) for name in NASTY[:2]]  # the account limit is per name
     assert [BAD_LOGIN] * 5 == [a.reason for a in answers], answers
     assert all(isinstance(a, Refused) and "login" == a.request for a in answers)
+    assert verified + 5 == _verifications(settled)  # the same argon2 work whether the account exists
     client.close()
     assert before == settled.snapshot()
     assert settled.log("login").count(BAD_LOGIN) >= 5
