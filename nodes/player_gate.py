@@ -78,6 +78,7 @@ class _Ticket:
 class _Player:
     ticket: _Ticket
     conn: int
+    arrived: float
     space: ObjectSpace | None = None
     character: Character | None = None
     inventory: Inventory | None = None
@@ -100,6 +101,8 @@ class PlayerGate(ObjectSpaceHost):
         self._by_conn: dict[int, int] = {}  # connection Guid -> account id
         self._by_avatar: dict[int, int] = {}  # character Guid -> account id
         self._leaving: list[_Player] = []  # dropped, their last save not yet acknowledged
+        self._waiting: dict[int, _Player] = {}  # account id -> player whose entity is loading
+        self._next_sweep = 0.0
         self.entered = 0
         self.refused = 0
 
@@ -161,10 +164,12 @@ class PlayerGate(ObjectSpaceHost):
         old = self._players.get(ticket.account_id)
         if old is not None:
             self._leave(old, "this account logged in from elsewhere")
-        player = self._players[ticket.account_id] = _Player(ticket, msg.conn)
+        player = self._players[ticket.account_id] = _Player(ticket, msg.conn, self._now())
         self._by_conn[msg.conn] = ticket.account_id
         if self.cache.get(ticket.entity_id) is not None:
             self._enter(player)
+        else:
+            self._waiting[ticket.account_id] = player
 
     @handles(ClientDisconnected)
     def on_disconnected(self, msg: ClientDisconnected) -> None:
@@ -196,11 +201,13 @@ class PlayerGate(ObjectSpaceHost):
     @handles(EntitiesLoaded)
     def on_loaded(self, msg: EntitiesLoaded) -> None:
         arrived, missing = self.cache.on_loaded(msg)
-        for player in list(self._players.values()):
+        if not self._waiting:
+            return
+        for player in list(self._waiting.values()):
             eid = player.ticket.entity_id
-            if player.space is None and eid in arrived:
+            if eid in arrived:
                 self._enter(player)
-            elif player.space is None and eid in missing:
+            elif eid in missing:
                 self.log.warning("character %d (entity %d) not found", player.ticket.character_id, eid)
                 self._leave(player, "your character could not be loaded")
 
@@ -217,8 +224,14 @@ class PlayerGate(ObjectSpaceHost):
 
     def on_tick(self) -> None:
         now = self._now()
-        for ticket in self.tokens.expire(now):  # never redeemed: let go of what we preloaded
-            self.cache.release(ticket.entity_id, now)
+        if now >= self._next_sweep:  # once a second: tokens never redeemed, loads never answered
+            self._next_sweep = now + 1.0
+            for ticket in self.tokens.expire(now):
+                self.cache.release(ticket.entity_id, now)  # let go of what ExpectPlayer preloaded
+            for player in list(self._waiting.values()):
+                if now - player.arrived > self.tokens.ttl:
+                    self.log.warning("character %d: no answer from persistence", player.ticket.character_id)
+                    self._leave(player, "your character could not be loaded; try again")
         self.cache.tick(now)
         self._pump()
         if self._leaving:
@@ -231,6 +244,7 @@ class PlayerGate(ObjectSpaceHost):
     # -- internals ------------------------------------------------------------------------------------
 
     def _enter(self, player: _Player) -> None:
+        self._waiting.pop(player.ticket.account_id, None)
         entity = self.cache.get(player.ticket.entity_id)
         space = self.spaces.create_space()
         try:
@@ -266,6 +280,8 @@ class PlayerGate(ObjectSpaceHost):
         ticket = player.ticket
         if self._players.get(ticket.account_id) is player:
             del self._players[ticket.account_id]
+        if self._waiting.get(ticket.account_id) is player:
+            del self._waiting[ticket.account_id]
         self._by_conn.pop(player.conn, None)
         if player.space is not None:
             self._by_avatar.pop(player.character.guid, None)
