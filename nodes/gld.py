@@ -45,7 +45,7 @@ from engine.control import (
 from engine.dispatch import handles
 from engine.engine import RoutingError
 from engine.guid import WellKnown, module_guid, node_of
-from engine.login.messages import PlacePlayer, PlayerExpected, PlayerLeft
+from engine.login.messages import LeaveWorld, PlacePlayer, PlayerExpected, PlayerLeft
 from engine.modules import Module
 from nodes.placement import Placement
 
@@ -139,6 +139,10 @@ class GLDModule(Module):
     @handles(PlayerExpected)
     def on_player_expected(self, msg: PlayerExpected) -> None:
         self._send_all(self.placement.expected(msg, self.directory, self.engine.clock.now()))
+
+    @handles(LeaveWorld)
+    def on_leave_world(self, msg: LeaveWorld) -> None:
+        self._send_all(self.placement.leave(msg, self.directory, self.engine.clock.now()))
 
     @handles(PlayerLeft)
     def on_player_left(self, msg: PlayerLeft) -> None:

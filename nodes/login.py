@@ -15,6 +15,7 @@ wrong password get the same text and cost the same argon2 work::
         -> CreateSession(token) -> ListCharacters -> LoginOk(account, token, characters)
     connect with the resume token -> GetSession -> ListCharacters -> LoginOk
     EnterWorldRequest(character) -> PlacePlayer (GLD) -> PlayerPlaced -> GoTo(address, entry token)
+    DeleteCharacterRequest -> LeaveWorld (GLD: saved and out of the world) -> DeleteCharacter
 
 Settings: ``persistence_node`` (1000), ``gld_node`` (1), ``session_ttl``
 (s, 86400), ``hash_time_cost``/``hash_memory_kib``/``hash_parallelism``
@@ -55,12 +56,14 @@ from engine.login.messages import (
     DeleteCharacterRequest,
     EnterWorldRequest,
     GoTo,
+    LeaveWorld,
     LoginOk,
     LoginRequest,
     LogoutRequest,
     PlacePlayer,
     PlayerPlaced,
     Refused,
+    WorldLeft,
 )
 from engine.modules import Module
 from engine.modules.network_messages import ClientConnected, ClientDisconnected, Disconnect
@@ -319,9 +322,17 @@ class LoginModule(Module):
                 self.log.info("account %d deleted character %d", conn.account_id, character_id)
                 self._list(conn, lambda rows: CharacterList(conn.guid, self.guid, rows))
 
+        def out_of_world(reply: WorldLeft | None) -> None:
+            if reply is None:
+                self._refuse(conn, "delete_character", BUSY, why="the GLD did not answer LeaveWorld")
+            else:
+                self._ask(lambda serial: DeleteCharacter(self._persistence, self.guid, serial,
+                                                         character_id), deleted)
+
         character_id = msg.character_id
-        self._ask(lambda serial: DeleteCharacter(self._persistence, self.guid, serial, character_id),
-                  deleted)
+        gld = module_guid(self.gld_node, WellKnown.GLD)
+        account_id = conn.account_id
+        self._ask(lambda serial: LeaveWorld(gld, self.guid, serial, account_id), out_of_world)
 
     def _list(self, conn: _Conn, make: Callable[[list[list[Any]]], Any]) -> None:
         """Refresh the connection's character list, then answer ``make(rows)``."""
@@ -366,7 +377,7 @@ class LoginModule(Module):
 
     # -- answers from persistence and the GLD ------------------------------------------------------
 
-    @handles(AccountReply, SessionReply, CharactersReply, StoreDone, PlayerPlaced)
+    @handles(AccountReply, SessionReply, CharactersReply, StoreDone, PlayerPlaced, WorldLeft)
     def on_reply(self, msg: Any) -> None:
         pending = self._pending.pop(msg.serial, None)
         if pending is not None:

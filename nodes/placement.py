@@ -12,6 +12,7 @@ to send; the GLD sends them::
     out = placement.place(msg, directory, now)      # PlacePlayer from a login node
     out = placement.expected(msg, directory, now)   # PlayerExpected from a gamelogic node
     out = placement.left(msg, directory, now)       # PlayerLeft
+    out = placement.leave(msg, directory, now)      # LeaveWorld: before a character is deleted
     out = placement.node_gone(node, directory, now) # dead or restarted gamelogic node
     out = placement.tick(directory, now)            # timeouts
 """
@@ -28,19 +29,22 @@ from engine.guid import WellKnown, module_guid, node_of
 from engine.login.messages import (
     DropPlayer,
     ExpectPlayer,
+    LeaveWorld,
     PlacePlayer,
     PlayerExpected,
     PlayerLeft,
     PlayerPlaced,
+    WorldLeft,
 )
 
 TAKEOVER_REASON = "this account logged in from elsewhere"
+DELETE_REASON = "your character is being deleted"
 
 
 @attrs.define
 class _Request:
     asked_by: int  # the login module's Guid
-    msg: PlacePlayer
+    msg: PlacePlayer | LeaveWorld
     stage: str  # "dropping" (waiting for the old node) or "expecting" (waiting for the new one)
     node: int
     deadline: float
@@ -58,8 +62,8 @@ class Placement:
         self._serial = 0
 
     def place(self, msg: PlacePlayer, directory: Mapping[int, Any], now: float) -> list[Any]:
-        for serial, req in list(self._requests.items()):  # a newer request for the account wins
-            if req.msg.account_id == msg.account_id:
+        for serial, req in list(self._requests.items()):  # a newer placement for the account wins
+            if req.msg.account_id == msg.account_id and isinstance(req.msg, PlacePlayer):
                 del self._requests[serial]
         req = _Request(msg.frm, msg, "dropping", 0, now + self.timeout)
         where = self.players.get(msg.account_id)
@@ -71,6 +75,17 @@ class Placement:
                                TAKEOVER_REASON)]
         self.players.pop(msg.account_id, None)
         return self._expect(req, directory, now)
+
+    def leave(self, msg: LeaveWorld, directory: Mapping[int, Any], now: float) -> list[Any]:
+        """Drop the account's character from the world (if it is there), then answer WorldLeft."""
+        where = self.players.get(msg.account_id)
+        if where is None or not _alive_gamelogic(directory, where[0]):
+            self.players.pop(msg.account_id, None)
+            return [WorldLeft(msg.frm, self.me, msg.serial)]
+        self._serial += 1
+        self._requests[self._serial] = _Request(msg.frm, msg, "dropping", where[0], now + self.timeout)
+        return [DropPlayer(module_guid(where[0], WellKnown.GAMELOGIC), self.me, msg.account_id,
+                           DELETE_REASON)]
 
     def expected(self, msg: PlayerExpected, directory: Mapping[int, Any], now: float) -> list[Any]:
         req = self._requests.get(msg.serial)
@@ -126,6 +141,9 @@ class Placement:
         return Counter(node for node, _ in self.players.values())
 
     def _expect(self, req: _Request, directory: Mapping[int, Any], now: float) -> list[Any]:
+        """Place the request's character; for a LeaveWorld, the drop is done: answer it."""
+        if isinstance(req.msg, LeaveWorld):
+            return [WorldLeft(req.asked_by, self.me, req.msg.serial)]
         load = self.counts()
         load.update(r.node for r in self._requests.values() if r.stage == "expecting")
         nodes = sorted((load[e.node], e.node) for e in directory.values()
@@ -140,7 +158,7 @@ class Placement:
                              m.account_id, m.character_id, m.entity_id, m.token)]
 
     def _answer(self, req: _Request, node: int, address: str, error: str) -> PlayerPlaced:
-        return PlayerPlaced(req.asked_by, self.me, req.msg.serial, node, address, error)
+        return PlayerPlaced(req.asked_by, self.me, req.msg.serial, node, address, error)  # type: ignore[union-attr]
 
     def status(self) -> dict[str, Any]:
         return {"players": len(self.players), "placing": len(self._requests),

@@ -12,6 +12,8 @@ Three conversations, each request answered to its sender:
   ``ExpectPlayer`` and answers ``PlayerPlaced`` once it acknowledged.
   ``DropPlayer`` makes a node save and drop an account's character (a
   second login takes over); ``PlayerLeft`` tells the GLD a player is gone.
+  ``LeaveWorld`` (answered ``WorldLeft``) does the same before a character
+  is deleted, so no late save brings its entity back.
 - **client <-> gamelogic node** (380..399): ``EnteredWorld`` names the
   avatar; ``SetPosition``, ``Train`` and ``Logout`` are what a client may
   send there; ``AvatarState`` echoes the character after a change.
@@ -139,6 +141,19 @@ class PlayerLeft(Message, type_id=375):
 
     account_id: int
     character_id: int
+
+
+class LeaveWorld(Message, type_id=376):
+    """Take the account's character out of the world (saved) before it is deleted."""
+
+    serial: int
+    account_id: int
+
+
+class WorldLeft(Message, type_id=377):
+    """The account has no character in the world now."""
+
+    serial: int
 
 
 # -- client <-> gamelogic node --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The login flow end to end: real node processes, real sockets, a real SQLite file."""
 
 import itertools
+import sqlite3
 
 from engine.login.messages import (
     AccountCreated,
@@ -117,3 +118,22 @@ def test_characters_are_created_with_unique_names_and_deleted(world):
     assert isinstance(refused, Refused)
     client.close()
     other.close()
+
+
+def test_deleting_a_character_in_the_world_takes_it_out_first_and_nothing_brings_it_back(world):
+    player, name, character_id = new_player(world)
+    assert isinstance(player.enter_world(character_id), EnteredWorld)
+    player.set_position(4.0, 4.0, 4.0)  # dirty in the gamelogic node's cache
+    with sqlite3.connect(world.db) as db:
+        (entity_id,) = db.execute("SELECT entity_id FROM characters WHERE character_id = ?",
+                                  (character_id,)).fetchone()
+    second = HeadlessClient(world.login_address)
+    second.login(name, PASSWORD)
+    assert [] == second.delete_character(character_id).characters
+    lost = player.world.wait_for((ConnectionLost,), timeout=5)
+    assert lost is not None and "being deleted" in lost.reason
+    second.pump(1.5)  # a write-behind save after the delete would bring the entity back
+    with sqlite3.connect(world.db) as db:
+        assert [] == db.execute("SELECT * FROM entities WHERE entity_id = ?", (entity_id,)).fetchall()
+    player.close()
+    second.close()

@@ -4,10 +4,12 @@ from engine.guid import WellKnown, module_guid
 from engine.login.messages import (
     DropPlayer,
     ExpectPlayer,
+    LeaveWorld,
     PlacePlayer,
     PlayerExpected,
     PlayerLeft,
     PlayerPlaced,
+    WorldLeft,
 )
 from nodes.gld import NodeEntry
 from nodes.placement import Placement
@@ -74,3 +76,15 @@ def test_a_dead_node_loses_its_players_and_a_pending_drop_places_at_once():
     d[2000].alive = False
     (expect,) = p.node_gone(2000, d, 1.0)
     assert gate(2001) == expect.to and {} == p.players
+
+
+def test_leave_world_drops_a_playing_character_before_answering():
+    p, d = Placement(GLD), directory(2000)
+    (left,) = p.leave(LeaveWorld(GLD, LOGIN, 5, 7), d, 0.0)
+    assert WorldLeft(LOGIN, GLD, 5) == left  # not in the world: at once
+    (expect,) = place(p, d, 7, serial=1)
+    p.expected(PlayerExpected(GLD, gate(2000), expect.serial, ""), d, 0.0)
+    (drop,) = p.leave(LeaveWorld(GLD, LOGIN, 6, 7), d, 0.0)
+    assert isinstance(drop, DropPlayer) and "being deleted" in drop.reason
+    assert [WorldLeft(LOGIN, GLD, 6)] == p.left(PlayerLeft(GLD, gate(2000), 7, 70), d, 0.0)
+    assert {} == p.players
