@@ -83,7 +83,7 @@ class EntityCache:
         self._regions: dict[int, str] = {}  # serial -> region (LoadRegion)
         self._in_flight_ids: set[int] = set()
         self._saving: dict[int, dict[int, int]] = {}  # serial -> {entity_id: version}
-        self._wanted: set[int] = set()  # acquired, not here yet
+        self._wanted: dict[int, int] = {}  # acquired, not here yet -> references waiting
         self._requests: list[Any] = []
         self._serial = 0
         self._next_flush: float | None = None
@@ -102,7 +102,7 @@ class EntityCache:
             entity = self._entities.get(eid)
             if entity is None:
                 missing.append(eid)
-                self._wanted.add(eid)
+                self._wanted[eid] = self._wanted.get(eid, 0) + 1
                 continue
             if entity.refs == 0:
                 self._inactive.pop(eid, None)
@@ -115,7 +115,13 @@ class EntityCache:
 
     def release(self, entity_id: int, now: float) -> None:
         """Drop a reference; an entity left dirty is saved at the next ``tick``."""
-        self._wanted.discard(entity_id)
+        waiting = self._wanted.get(entity_id)
+        if waiting is not None:  # not loaded yet: it arrives with one reference fewer
+            if waiting > 1:
+                self._wanted[entity_id] = waiting - 1
+            else:
+                del self._wanted[entity_id]
+            return
         entity = self._entities.get(entity_id)
         if entity is None or entity.refs == 0:
             return
@@ -177,10 +183,8 @@ class EntityCache:
                 continue  # ours is newer than what the database had
             if entity is None:
                 entity = self._entities[eid] = CachedEntity(list(row))
-                if eid in self._wanted:
-                    self._wanted.discard(eid)
-                    entity.refs = 1
-                else:
+                entity.refs = self._wanted.pop(eid, 0)
+                if not entity.refs:
                     self._inactive[eid] = None
             else:  # a reload after a stale save: take the stored row
                 entity.cls, entity.owner, entity.region, entity.version, entity.state = row[1:]
@@ -193,7 +197,8 @@ class EntityCache:
             if msg.done:
                 del self._loading[msg.serial]
                 missing = sorted(eid for eid in asked if eid not in self._entities)
-                self._wanted.difference_update(missing)
+                for eid in missing:
+                    self._wanted.pop(eid, None)
         elif msg.done:
             self._regions.pop(msg.serial, None)
         self._evict()

@@ -22,10 +22,18 @@ def test_acquire_loads_once_and_counts_references():
     assert [42] == cache.acquire([42], 0.0)  # still missing, but not asked twice
     assert ([42], []) == load(cache, [row(42)])
     assert [] == cache.take_requests()
-    assert 1 == cache.get(42).refs
+    assert 2 == cache.get(42).refs  # both references, taken before it arrived
     assert [] == cache.acquire([42], 0.0)
-    assert 2 == cache.get(42).refs
+    assert 3 == cache.get(42).refs
     assert 1 == cache.active
+
+
+def test_a_reference_dropped_before_the_entity_arrives_is_not_counted():
+    cache = EntityCache(persistence=DB, me=ME)
+    cache.acquire([42], 0.0)
+    cache.release(42, 0.0)
+    load(cache, [row(42)])
+    assert 0 == cache.get(42).refs and 0 == cache.active
 
 
 def test_an_unknown_id_is_reported_missing():
