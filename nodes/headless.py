@@ -79,6 +79,7 @@ class LinkSession:
         self.engine.connect("inbox", "link")
         self.engine.set_transport("link")
         self.engine.start()
+        self._closed = False
 
     @property
     def open(self) -> bool:
@@ -111,7 +112,9 @@ class LinkSession:
         return self.wait_for(answers + _FAIL, timeout)
 
     def close(self) -> None:
-        if not self.engine._stopped:
+        """Close the link (a close frame to the server) and stop the engine; idempotent."""
+        if not self._closed:
+            self._closed = True
             self.engine.stop()
 
 
