@@ -74,10 +74,10 @@ class GLDModule(Module):
         self.channels: dict[str, set[int]] = {}
         self.relayed = 0
         self._directory_changed = False
-        self.placement: Placement | None = None
+        self.placement = Placement(0, timeout=float(self.settings.get("placement_timeout", 5.0)))
 
     def start(self) -> None:
-        self.placement = Placement(self.guid, timeout=float(self.settings.get("placement_timeout", 5.0)))
+        self.placement.me = self.guid
         self._send(WatchPeers(module_guid(self.node_id, WellKnown.TRANSPORT), self.guid))
 
     # -- directory ------------------------------------------------------------------------
@@ -108,6 +108,7 @@ class GLDModule(Module):
             self.log.info("node %d left: %s", node, msg.reason)
             self._forget_listeners_on(node)
             self._directory_changed = True
+            self._send_all(self.placement.node_gone(node, self.directory, self.engine.clock.now()))
 
     @handles(PeerDown)
     def on_peer_down(self, msg: PeerDown) -> None:
