@@ -6,9 +6,11 @@ all inside ``tick()``: no thread per client. The sans-IO
 moves bytes between sockets and those objects. Each tick it
 
 1. accepts new connections (up to ``accept_per_tick``);
-2. reads what every readable socket has (bounded per client), turns it into
-   protocol events and pushes each client message, with ``frm`` stamped to
-   the connection Guid, onto the pipe to ``deliver_to``;
+2. reads what every readable socket has (bounded per client; an error or
+   hang-up shows as a failed or empty read), hands it to the client's
+   Connection (``receive_batches``: no event object per MESSAGES frame) and
+   pushes each client message, with ``frm`` stamped to the connection Guid,
+   onto the pipe to ``deliver_to``;
 3. writes one frame per client holding everything the node sent to that
    client's connection Guid this tick; what the kernel does not take waits
    in a per-client buffer, and a client whose buffer passes
@@ -94,7 +96,6 @@ _RECENT_CLOSES = 256
 _BIND = BindClient.type_id
 _DISCONNECT = Disconnect.type_id
 _IN = select.POLLIN
-_ERR = select.POLLERR | select.POLLHUP
 
 
 class _Client:
