@@ -134,7 +134,14 @@ def postgres_flush(progress: Progress) -> list[Row]:
         return [] if store is None else flush_rows(store, "PostgreSQL", progress)
 
 
-SECTIONS: list[Callable[[Progress], list[Row]]] = [sqlite_flush, postgres_flush]
+def login_figures(progress: Progress) -> list[Row]:
+    """Resume-token reconnects and password logins on a real login node (bench/login.py)."""
+    from bench import login
+
+    return login.run(progress)
+
+
+SECTIONS: list[Callable[[Progress], list[Row]]] = [sqlite_flush, postgres_flush, login_figures]
 """Each section measures on its own fresh store; later figures (logins) append theirs here."""
 
 
