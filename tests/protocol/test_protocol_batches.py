@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -150,4 +151,22 @@ def test_the_rate_limit_holds_on_the_fast_path():
     assert [[], [], []] == server.receive_batches(frame * 3, 10.0)  # the handshake's time has passed
     assert [] == server.receive_batches(frame, 10.5)
     with pytest.raises(ProtocolError, match="too many frames: more than 3 in one second"):
+        server.next_event()
+
+
+@pytest.mark.parametrize("padding", [0, 600])
+def test_small_and_large_frames_decode_and_fail_alike(padding):
+    client, server = handshaken()
+    batch = [ProtoSay(3, 4, "x" * padding), ProtoMove(1, 2, [0.5])]
+    assert [batch] == server.receive_batches(client.send_messages(batch), 0.0)
+    bad = msgpack.packb([[951, 3, 4, "x" * padding, None], [950, 1, 2, "not a list"]])
+    server.receive_batches(struct.pack(">IB", len(bad) + 1, 2) + bad, 0.0)
+    with pytest.raises(ProtocolError) as info:
+        server.next_event()
+    expected = "undecodable messages frame: message 1 (ProtoMove).pos: wants list[float], got string"
+    assert expected == info.value.reason
+    _, server = handshaken()
+    truncated = bad[:-1]
+    server.receive_batches(struct.pack(">IB", len(truncated) + 1, 2) + truncated, 0.0)
+    with pytest.raises(ProtocolError, match="undecodable messages frame: malformed msgpack: "):
         server.next_event()
