@@ -38,13 +38,13 @@ import random
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import attrs
 
 from engine.errors import RoutingError, UndeclaredPipeError, UnroutableError
-from engine.guid import Guid, GuidServer, WellKnown, format_guid, module_guid, node_of, space_of
+from engine.guid import GuidServer, WellKnown, format_guid, module_guid, node_of, space_of
 from engine.modules._module import Module, ModuleState
 from engine.pipes import DEFAULT_BOUND, Filter, Pipe
 
@@ -391,8 +391,3 @@ class Engine:
             "tick_times": [attrs.asdict(t) for t in self.tick_times()],
             "pipes": [attrs.asdict(p.stats()) for p in self._pipes.values()],
         }
-
-
-def module_guids(engine: Engine) -> Iterable[tuple[str, Guid]]:
-    """(name, Guid) of each module, in tick order."""
-    return ((m.name, m.guid) for m in engine.modules)

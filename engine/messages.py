@@ -31,7 +31,6 @@ from __future__ import annotations
 import keyword
 import typing
 from collections import _tuplegetter  # type: ignore[attr-defined]  # namedtuple's fast accessor
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import attrs
@@ -357,8 +356,3 @@ def _make_new(cls: type[Message]) -> Any:
     new.__qualname__ = f"{cls.__qualname__}.__new__"
     new.__doc__ = f"Build a {cls.__name__} ({', '.join(names)})."
     return new
-
-
-def message_fields(cls: type[Message]) -> Iterator[Field]:
-    """The payload fields of ``cls`` (those after ``to`` and ``frm``)."""
-    return iter(cls.fields[2:])

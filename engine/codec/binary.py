@@ -19,7 +19,7 @@ a field of the wrong type. It never raises anything else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgpack
@@ -288,9 +288,3 @@ def _check_value(ft: FieldType, value: Any, where: str, decoder: _Decoder) -> An
             return value
         return [_check_value(element, item, f"{where}[{i}]", decoder) for i, item in enumerate(value)]
     return value
-
-
-def iter_wire_schema(registry: MessageRegistry = REGISTRY) -> Iterable[tuple[int, list[str]]]:
-    """(type_id, field kinds) for every registered class: the schema a peer must follow."""
-    for cls in registry.classes():
-        yield cls.type_id, [f.type.describe() for f in cls.fields]
