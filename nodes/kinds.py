@@ -9,6 +9,7 @@ from __future__ import annotations
 from engine.modules.agent import NodeAgent
 from engine.modules.client_link import ClientLinkModule
 from engine.modules.network import ClientFilter, NetworkModule
+from engine.modules.physics import PhysicsModule
 from engine.modules.transport import TransportModule
 from engine.stack import FilterFactory, ModuleFactory, default_filter_kinds, default_module_kinds
 from nodes.gld import GLDModule
@@ -20,7 +21,7 @@ from nodes.player_gate import PlayerGate
 def module_kinds() -> dict[str, ModuleFactory]:
     kinds = default_module_kinds()
     for cls in (TransportModule, NodeAgent, NetworkModule, ClientLinkModule, GLDModule,
-                PersistenceModule, LoginModule, PlayerGate):
+                PersistenceModule, LoginModule, PlayerGate, PhysicsModule):
         kinds[cls.kind] = cls
     return kinds
 
