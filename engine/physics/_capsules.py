@@ -7,7 +7,8 @@ is in the air or was just placed (docs/physics.md has the figures):
 2. **Walls.** Three horizontal rays (centre and both flanks, at ledge
    height) sweep the move against static boxes; the capsule stops ``skin``
    short of the first hit and slides along it once (a second sweep of the
-   rest of the move, projected onto the wall).
+   rest of the move, projected onto the wall). Then it is pushed out of any
+   box it still overlaps (a corner that slipped between two rays).
 3. **Ground.** One ray down at the destination, from head height, finds the
    highest surface (terrain or a box top). The move is refused (the capsule
    stays) if there is no ground, or if it rises and the surface is steeper
@@ -26,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from engine.physics._boxes import BoxTable
 
 RayFn = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 """``rays(starts (k,3), ends (k,3), mask) -> (fraction, body, point, normal)``; body -1: no hit."""
@@ -109,7 +112,7 @@ class Capsules:
 
 def move(caps: Capsules, rays: RayFn, *, dt: float, gravity: float, step_height: float, skin: float,
          max_fall_speed: float, z_floor: float, z_ceiling: float, wall_mask: int,
-         ground_mask: int) -> np.ndarray:
+         ground_mask: int, boxes: BoxTable | None = None) -> np.ndarray:
     """Run the controller for one tick; returns the slots whose position or ground contact changed."""
     n = caps.n
     if n == 0:
@@ -133,6 +136,9 @@ def move(caps: Capsules, rays: RayFn, *, dt: float, gravity: float, step_height:
     # 2. walls (only static boxes stop a capsule sideways; the terrain is rule 3)
     ray_z = pos[:, 2] + np.minimum(step_height + skin, np.maximum(h - skin, 0.0))
     disp = _sweep(pos[:, :2], ray_z, d, r, skin, rays, wall_mask)
+    if boxes is not None and len(boxes):
+        # a box corner between two rays: push the capsule out of it exactly
+        disp = boxes.push_out(pos[:, :2] + disp, pos[:, 2], r, h, step_height, skin) - pos[:, :2]
     dist = np.hypot(disp[:, 0], disp[:, 1])
 
     # 4a. the vertical: jumps start, the airborne fall

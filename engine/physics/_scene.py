@@ -32,6 +32,7 @@ import numpy as np
 import pybullet
 
 from engine.physics import _capsules
+from engine.physics._boxes import BoxTable
 from engine.physics._config import SceneConfig, SceneError
 
 __all__ = ["BodyRefused", "PhysicsScene", "StepResult"]
@@ -111,6 +112,8 @@ class PhysicsScene:
         self._z_floor = -1000.0
         self._z_ceiling = 1000.0
         self._statics: dict[int, tuple[int, int]] = {}
+        self._box_values: dict[int, tuple[float, ...]] = {}
+        self._boxes = BoxTable()
         self._caps = _capsules.Capsules()
         self._loose: dict[int, _Loose] = {}
         self._projectiles: dict[int, _Projectile] = {}
@@ -199,6 +202,7 @@ class PhysicsScene:
                 useMaximalCoordinates=True, physicsClientId=cid)
             pybullet.setCollisionFilterGroupMask(body, -1, STATIC, _RAY | LOOSE, physicsClientId=cid)
             self._statics[ident] = (body, shape)
+            self._box_values[ident] = (cx, cy, cz, hx, hy, hz, yaw)
         self._resettle()
 
     def remove_boxes(self, ids: Iterable[int]) -> None:
@@ -209,12 +213,14 @@ class PhysicsScene:
     def _remove_boxes(self, ids: Iterable[int]) -> None:
         for ident in ids:
             entry = self._statics.pop(ident, None)
+            self._box_values.pop(ident, None)
             if entry is not None:
                 pybullet.removeBody(entry[0], physicsClientId=self._cid)
                 pybullet.removeCollisionShape(entry[1], physicsClientId=self._cid)
 
     def _resettle(self) -> None:
         """The ground may have changed under every capsule: each finds it again next step."""
+        self._boxes.set(self._box_values)
         tops = [self._terrain_info["max"]] if self._terrain_info else []
         tops += [pybullet.getAABB(body, physicsClientId=self._cid)[1][2]
                  for body, _ in self._statics.values()]
@@ -381,7 +387,7 @@ class PhysicsScene:
             caps, self._rays, dt=cfg.tick_dt, gravity=cfg.gravity, step_height=cfg.step_height,
             skin=cfg.skin, max_fall_speed=cfg.max_fall_speed, z_floor=self._z_floor,
             z_ceiling=self._z_ceiling,
-            wall_mask=_WALLS, ground_mask=_GROUND)
+            wall_mask=_WALLS, ground_mask=_GROUND, boxes=self._boxes)
         if moved.size:
             centre = caps.pos[moved].copy()
             centre[:, 2] += caps.height[moved] / 2
