@@ -25,6 +25,7 @@ Chat       1007  C   say ``text`` on a global ``channel`` (through the GLD)
 Create     1008  C   designers only: place an entity (``entity`` as in a world file)
 Set        1009  C   designers: change ``props`` of ``target``; server: a change seen
 Delete     1010  C   designers only: remove ``target``
+Give       1011      hand ``items`` to the receiver (a corpse looted, a trade)
 Sight      1020      an entity came into view (``entity``: its description)
 Disappear  1021      ``target`` left the view
 Moves      1022      positions that changed: [[guid, x, y, z, yaw], ...]
@@ -126,6 +127,12 @@ class Set(Action, type_id=1009):
 
 class Delete(Action, type_id=1010):
     target: Guid = Guid(0)
+
+
+class Give(Action, type_id=1011):
+    """Items handed to the receiver: ``[[item class, count], ...]`` ("coin" for coins). Server only."""
+
+    items: list | None = None
 
 
 # -- perceptions ------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from engine.modules.network import ClientFilter, NetworkModule
 from engine.modules.physics import PhysicsModule
 from engine.modules.transport import TransportModule
 from engine.stack import FilterFactory, ModuleFactory, default_filter_kinds, default_module_kinds
+from gamelogic.brain_host import BrainHost
+from nodes.game_host import GameHost
 from nodes.gld import GLDModule
 from nodes.login import LoginModule
 from nodes.persistence import PersistenceModule
@@ -21,7 +23,7 @@ from nodes.player_gate import PlayerGate
 def module_kinds() -> dict[str, ModuleFactory]:
     kinds = default_module_kinds()
     for cls in (TransportModule, NodeAgent, NetworkModule, ClientLinkModule, GLDModule,
-                PersistenceModule, LoginModule, PlayerGate, PhysicsModule):
+                PersistenceModule, LoginModule, PlayerGate, PhysicsModule, GameHost, BrainHost):
         kinds[cls.kind] = cls
     return kinds
 

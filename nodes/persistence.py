@@ -176,8 +176,9 @@ class PersistenceModule(Module):
 
     @handles(GetAccount)
     def on_get_account(self, msg: GetAccount) -> None:
-        name = msg.name
-        self._call(lambda store: store.get_account(name), *self._record_reply(msg, AccountReply))
+        name, account_id = msg.name, msg.account_id
+        self._call(lambda store: store.get_account(name) if name else store.get_account_by_id(account_id),
+                   *self._record_reply(msg, AccountReply))
 
     @handles(SetPassword)
     def on_set_password(self, msg: SetPassword) -> None:

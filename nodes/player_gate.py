@@ -54,7 +54,7 @@ from engine.modules import Module
 from engine.modules.network_messages import BindClient, ClientConnected, ClientDisconnected, Disconnect
 from engine.modules.objectspace_host import ObjectSpaceHost
 from engine.objectspace import ObjectSpace
-from engine.persistence.messages import EntitiesLoaded, SaveResult
+from engine.persistence.messages import AccountReply, EntitiesLoaded, GetAccount, SaveResult
 from gamelogic.character import (
     Character,
     Inventory,
@@ -65,6 +65,7 @@ from gamelogic.character import (
 )
 
 _CLIENT_TYPES = frozenset(m.type_id for m in (SetPosition, Train, Logout))
+_ROLES_SERIAL_BASE = 1 << 40  # our GetAccount serials, apart from the entity cache's
 
 
 @attrs.define
@@ -87,6 +88,8 @@ class _Player:
 
 class PlayerGate(ObjectSpaceHost):
     kind = "player_gate"
+    client_types: frozenset[int] = _CLIENT_TYPES
+    """Message types a client may send here; they reach ``@handles`` whatever ``to`` says."""
 
     def __init__(self, name: str, settings: Mapping[str, Any] | None = None, *, run_level: int = 0):
         super().__init__(name, settings, run_level=run_level)
@@ -102,6 +105,7 @@ class PlayerGate(ObjectSpaceHost):
         self._by_avatar: dict[int, int] = {}  # character Guid -> account id
         self._leaving: list[_Player] = []  # dropped, their last save not yet acknowledged
         self._waiting: dict[int, _Player] = {}  # account id -> player whose entity is loading
+        self.roles: dict[int, tuple[str, ...]] = {}  # account id -> roles, asked for at ExpectPlayer
         self._next_sweep = 0.0
         self.entered = 0
         self.refused = 0
@@ -126,9 +130,10 @@ class PlayerGate(ObjectSpaceHost):
     def receive(self, messages: list[Any]) -> None:
         """Client operations and messages to the gate go to its handlers; the rest to their spaces."""
         own = self.guid
-        mine = [m for m in messages if m[1] == own or m[0] in _CLIENT_TYPES]
+        client = self.client_types
+        mine = [m for m in messages if m[1] == own or m[0] in client]
         if len(mine) < len(messages):
-            super().receive([m for m in messages if not (m[1] == own or m[0] in _CLIENT_TYPES)])
+            super().receive([m for m in messages if not (m[1] == own or m[0] in client)])
         if mine:
             Module.receive(self, mine)
 
@@ -140,6 +145,14 @@ class PlayerGate(ObjectSpaceHost):
         self.tokens.issue(ticket, now=self._now(), token=msg.token)
         self.cache.acquire([msg.entity_id], self._now())  # start loading before the client arrives
         self._send(PlayerExpected(msg.frm, self.guid, msg.serial, ""))
+        self._send(GetAccount(self.cache.persistence, self.guid, _ROLES_SERIAL_BASE + msg.account_id, "",
+                              msg.account_id))
+
+    @handles(AccountReply)
+    def on_account(self, msg: AccountReply) -> None:
+        """An expected player's account: its roles (a designer may edit the live world)."""
+        if msg.account is not None and msg.serial >= _ROLES_SERIAL_BASE:
+            self.roles[int(msg.account[0])] = tuple(msg.account[4])
 
     @handles(DropPlayer)
     def on_drop(self, msg: DropPlayer) -> None:
@@ -258,9 +271,16 @@ class PlayerGate(ObjectSpaceHost):
         self._by_avatar[player.character.guid] = player.ticket.account_id
         self.entered += 1
         self._send(BindClient(player.conn, self.guid, player.character.guid))
+        self._entered(player)
         self._send(EnteredWorld(player.conn, self.guid, player.character.guid, self._describe(player)))
         self.log.info("account %d: character %d entered as %s", player.ticket.account_id,
                       player.ticket.character_id, format_guid(player.character.guid))
+
+    def _entered(self, player: _Player) -> None:
+        """Hook: the player's character is in its space and the client knows its avatar."""
+
+    def _leaving_world(self, player: _Player) -> None:
+        """Hook: the player's space is about to go; bring its objects up to date for the last save."""
 
     def _player_of(self, msg: Any) -> _Player | None:
         account = self._by_avatar.get(msg.frm)
@@ -284,6 +304,9 @@ class PlayerGate(ObjectSpaceHost):
             del self._waiting[ticket.account_id]
         self._by_conn.pop(player.conn, None)
         if player.space is not None:
+            self._leaving_world(player)
+            self.cache.update(ticket.entity_id, dump_character(player.character, player.inventory,
+                                                               player.skills))  # type: ignore[arg-type]
             self._by_avatar.pop(player.character.guid, None)
             self.spaces.destroy_space(player.space)
             player.space = None

@@ -109,8 +109,11 @@ class CreateAccount(Message, type_id=310):
 
 
 class GetAccount(Message, type_id=311):
+    """The account named ``name``; with an empty name, the account ``account_id``."""
+
     serial: int
     name: str
+    account_id: int = 0
 
 
 class AccountReply(Message, type_id=312):

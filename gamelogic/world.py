@@ -1,0 +1,1078 @@
+"""The World: one region of the demo game, its bodies, who sees whom, and the rules between them.
+
+The gamelogic node's object host owns one World. A *body* is anything in
+the region: a player's avatar (whose Character lives in the player's own
+ObjectSpace), an NPC (an :class:`NpcBody` in the region's space), an item,
+a corpse, a building, a door, a marker. The World is the region's
+services, not a player's: it answers where things are, decides who sees
+and hears what, steers bodies through physics, and applies the combat
+rules. What it does each tick (:meth:`World.tick`)::
+
+    spawners refill -> NPCs without a brain stand still -> corpses decay -> regeneration
+    -> movement intents + one PhysicsStep to physics (positions come back next tick)
+    -> AOI (native grid) + the stage (rooms, doors) -> Sight / Disappear / Moves to each player
+    -> every 5th tick, each NPC's view to the AI node (Perceive)  -> Stats to players whose HUD changed
+
+Blows travel as messages: an attacker's rules (skills, weapon, stamina) run
+where the attacker lives, and a ``Hit`` goes to the target's Guid, where
+:meth:`World.hurt` applies it next tick. Arrows are physics projectiles.
+Every number comes from the class tree (``classes.toml``), every random
+draw from the engine's seeded RNG, every time from the tick clock.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import numpy as np
+
+from engine.dispatch import handles
+from engine.guid import Guid
+from engine.objectspace import GameObject, ObjectSpace
+from engine.physics.messages import (
+    MoveIntents,
+    PhysicsAddBody,
+    PhysicsRemoveBody,
+    PhysicsRemoveStatics,
+    PhysicsReset,
+    PhysicsStatics,
+    PhysicsStep,
+    PhysicsTerrain,
+    SpawnProjectile,
+)
+from engine.spatial import SpatialWorld, WorldConfig
+from gamelogic import skills as rules
+from gamelogic.character import MAX_HEALTH, MAX_MANA, MAX_STAMINA, Character
+from gamelogic.classes import ClassTree
+from gamelogic.operations import (
+    Death,
+    Disappear,
+    Give,
+    Hit,
+    Info,
+    Miss,
+    Moves,
+    Perceive,
+    Set,
+    Sight,
+    Sound,
+    Stats,
+)
+from gamelogic.stage import OUTDOORS, Stage
+from gamelogic.worldfile import WorldEntity, WorldFile
+
+PLAYER_VIEW = 60.0
+"""Metres a player sees (AOI view class 0)."""
+NPC_VIEW = 30.0
+"""Metres an NPC's brain is told about (view class 2; each class's own ``sight`` narrows it)."""
+VIEW_PLAYER, VIEW_DESIGNER, VIEW_NPC = 0, 1, 2
+TALK_RANGE = 20.0
+TOUCH_REACH = 3.0
+ATTACK_COOLDOWN = 1.0
+ARROW_SPEED = 40.0
+ARROW_LIFETIME = 3.0
+GRAVITY = 9.81
+PERCEIVE_EVERY = 5
+"""Ticks between two Perceive messages to the AI node (4 Hz at 20 Hz)."""
+AI_SILENCE = 2.0
+"""Seconds without an Act from the AI node after which NPCs stand still."""
+RESPAWN_DELAY = 3.0
+"""Seconds a dead player waits before rising at the bind point."""
+TRADER_REACH = 5.0
+
+
+@attrs.define(eq=False)
+class Body:
+    """Something in the region, as the World and its observers know it."""
+
+    guid: int
+    cls: str
+    props: dict[str, Any]
+    pos: list[float]
+    kind: str  # "player", "npc" or "thing"
+    name: str = ""
+    wid: str = ""
+    yaw: float = 0.0
+    health: int = 0
+    max_health: int = 0
+    conn: int = 0
+    designer: bool = False
+    obj: GameObject | None = None
+    intent: tuple[float, float] = (0.0, 0.0)
+    physical: bool = False
+    container: str = OUTDOORS
+    seen: set[int] = attrs.field(factory=set)
+    spawner: str = ""
+    home: tuple[float, float] = (0.0, 0.0)
+    leader: int = 0
+    hurt_by: int = 0
+    next_action: float = 0.0
+    items: list[list[Any]] = attrs.field(factory=list)
+    expires: float = math.inf
+    dead_until: float = 0.0
+
+    def describe(self) -> dict[str, Any]:
+        """The Sight of this body: what an observer learns when it comes into view."""
+        props = {k: v for k, v in self.props.items() if k in _SHOWN}
+        return {
+            "guid": self.guid,
+            "id": self.wid,
+            "class": self.cls,
+            "name": self.name,
+            "pos": [round(p, 3) for p in self.pos],
+            "yaw": round(self.yaw, 1),
+            "health": self.health,
+            "max_health": self.max_health,
+            "props": props,
+        }
+
+
+_SHOWN = ("size", "rooms", "height", "radius", "open", "width", "spawns", "count", "spawn_radius", "colour")
+
+
+class NpcBody(GameObject):
+    """An NPC in the region's ObjectSpace: its handlers hand blows to the World."""
+
+    def __init__(self, world: World):
+        super().__init__()
+        self.world = world
+
+    @handles(Hit)
+    def on_hit(self, msg: Hit) -> None:
+        self.world.hurt(self.guid, msg)
+
+
+class Thing(GameObject):
+    """A body with no behaviour of its own (an item, a corpse, a door, a tree): it has an address."""
+
+    def unhandled(self, message: Any) -> None:  # a stray blow at a tree is not an error
+        pass
+
+
+@attrs.define
+class _Arrow:
+    shooter: int
+    target: int
+    damage: int
+    skill_level: float
+
+
+class World:
+    """The region: bodies, their views, physics, spawners and the rules between them."""
+
+    def __init__(
+        self,
+        world_file: WorldFile,
+        tree: ClassTree,
+        *,
+        space: ObjectSpace,
+        send: Callable[[Any], None],
+        rng: random.Random,
+        me: int,
+        physics: int | None = None,
+        ai: int | None = None,
+        physics_world: int = 1,
+    ):
+        self.file = world_file
+        self.tree = tree
+        self.space = space
+        self.rng = rng
+        self.me = me
+        self.physics = physics
+        self.ai = ai
+        self.physics_world = physics_world
+        self._send = send
+        self.terrain = world_file.terrain()
+        w, d = world_file.size
+        self.spatial = SpatialWorld(
+            WorldConfig(
+                width=w,
+                height=d,
+                cell_size=32.0,
+                view_radii=(PLAYER_VIEW, math.hypot(w, d), NPC_VIEW),
+                margins=(5.0,),
+                z_min=-100.0,
+                z_max=1000.0,
+            )
+        )
+        self.bodies: dict[int, Body] = {}
+        self.by_wid: dict[str, int] = {}
+        self.stage = Stage([], tree)
+        self.open_doors: set[str] = set()
+        self._static_ids: dict[str, int] = {}
+        self._spawners: dict[str, dict[str, Any]] = {}
+        self._arrows: dict[int, _Arrow] = {}
+        self._moved: set[int] = set()
+        self._intents_dirty: set[int] = set()
+        self._respawns: list[tuple[float, str, tuple[float, float], str]] = []
+        self._scene_sent = False
+        self._last_act = -math.inf
+        self._ai_driving = False
+        self.now = 0.0
+        self.tick_no = 0
+        self.spawn_point = (w / 2, d / 2)
+        self.bind_point = self.spawn_point
+        self.counts = {"sights": 0, "hits": 0, "deaths": 0, "refused": 0, "arrows": 0}
+        self._load(world_file.entities)
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _load(self, entities: Iterable[WorldEntity]) -> None:
+        entities = [e for e in entities if e.cls in self.tree]
+        self.stage = Stage(entities, self.tree)
+        for e in entities:
+            self.place(e)
+
+    def place(self, e: WorldEntity) -> Body | None:
+        """Add a world-file entity (a designer's Create goes through here too)."""
+        props = self.tree.properties(e.cls, e.props)
+        if self.tree.is_a(e.cls, "spawn_point"):
+            self.spawn_point = e.pos
+        if self.tree.is_a(e.cls, "bind_point"):
+            self.bind_point = e.pos
+        if self.tree.is_a(e.cls, "creature"):
+            body = self.spawn(e.cls, e.pos, wid=e.id, props=e.props)
+        else:
+            body = self._add_thing(e.cls, e.pos, props, wid=e.id, yaw=e.yaw)
+        if self.tree.is_a(e.cls, "door") and props.get("open"):
+            self.open_doors.add(e.id)
+        if self.tree.is_a(e.cls, "spawner"):
+            self._spawners[e.id] = {"body": body.guid, "alive": set(), "due": 0.0}
+        return body
+
+    def rebuild_stage(self) -> None:
+        """After buildings or doors change: recompute rooms and walls, resend them to physics."""
+        entities = [
+            WorldEntity(b.wid, b.cls, (b.pos[0], b.pos[1]), b.yaw, b.props)
+            for b in self.bodies.values()
+            if self.tree.is_a(b.cls, "building") or self.tree.is_a(b.cls, "door")
+        ]
+        self.stage = Stage(entities, self.tree)
+        self._send_statics()
+
+    # -- bodies --------------------------------------------------------------------------
+
+    def _ground(self, x: float, y: float) -> list[float]:
+        return [float(x), float(y), self.terrain.height_at(x, y)]
+
+    def _add_thing(
+        self,
+        cls: str,
+        pos: tuple[float, float],
+        props: dict[str, Any],
+        *,
+        wid: str = "",
+        yaw: float = 0.0,
+        name: str = "",
+    ) -> Body:
+        thing = self.space.add(Thing())
+        body = Body(
+            thing.guid, cls, props, self._ground(*pos), "thing", name=name or cls, wid=wid, yaw=yaw, obj=thing
+        )
+        self._register(body, view=None)
+        return body
+
+    def spawn(
+        self,
+        cls: str,
+        pos: tuple[float, float],
+        *,
+        wid: str = "",
+        props: dict[str, Any] | None = None,
+        spawner: str = "",
+    ) -> Body:
+        """An NPC of class ``cls`` at ``pos`` (on the ground), with a physics capsule."""
+        merged = self.tree.properties(cls, props or {})
+        npc = self.space.add(NpcBody(self))
+        health = int(merged["health"])
+        body = Body(
+            npc.guid,
+            cls,
+            merged,
+            self._ground(*pos),
+            "npc",
+            name=wid or cls,
+            wid=wid,
+            health=health,
+            max_health=health,
+            obj=npc,
+            physical=True,
+            spawner=spawner,
+            home=(float(pos[0]), float(pos[1])),
+        )
+        self._register(body, view=VIEW_NPC if merged.get("brain") else None)
+        self._add_capsule(body)
+        return body
+
+    def add_player(self, character: Character, conn: int, *, designer: bool = False) -> Body:
+        """A player enters: its avatar joins the region, seen and seeing from the next tick."""
+        props = self.tree.properties("player")
+        if getattr(character, "fresh", False) or not any(character.position):
+            x, y = self._near(self.spawn_point, 4.0)
+            character.position = self._ground(x, y)
+            character.fresh = False
+        x, y = character.position[0], character.position[1]
+        body = Body(
+            character.guid,
+            "player",
+            props,
+            self._ground(x, y),
+            "player",
+            name=character.name,
+            yaw=character.yaw,
+            health=character.health,
+            max_health=MAX_HEALTH,
+            conn=conn,
+            designer=designer,
+            obj=character,
+            physical=True,
+        )
+        character.world = self
+        character.dirty = True
+        self._register(body, view=VIEW_DESIGNER if designer else VIEW_PLAYER)
+        self._add_capsule(body)
+        self._send(Sight(conn, self.me, entity=self.describe_world()))
+        return body
+
+    def remove(self, guid: int) -> None:
+        """Take a body out (a player left, an NPC died, a designer deleted it)."""
+        body = self.bodies.pop(guid, None)
+        if body is None:
+            return
+        if body.wid:
+            self.by_wid.pop(body.wid, None)
+        self.spatial.remove(guid)
+        self._moved.discard(guid)
+        if body.physical and self.physics is not None:
+            self._send(PhysicsRemoveBody(self.physics, self.me, self.physics_world, Guid(guid)))
+        if body.kind != "player" and body.obj is not None and body.obj.space is not None:
+            self.space.remove(body.obj)
+        for spawner in self._spawners.values():
+            spawner["alive"].discard(guid)
+
+    def _register(self, body: Body, view: int | None) -> None:
+        self.bodies[body.guid] = body
+        if body.wid:
+            self.by_wid[body.wid] = body.guid
+        body.container = self.stage.container_at(body.pos[0], body.pos[1])
+        self.spatial.add(body.guid, body.pos, view_class=view)
+
+    def _add_capsule(self, body: Body) -> None:
+        if self.physics is None or not self._scene_sent:
+            return  # send_scene adds every capsule
+        radius = float(body.props.get("radius", 0.4))
+        height = max(float(body.props.get("height", 1.8)), 2 * radius + 0.01)
+        self._send(
+            PhysicsAddBody(
+                self.physics,
+                self.me,
+                self.physics_world,
+                Guid(body.guid),
+                "capsule",
+                body.pos[0],
+                body.pos[1],
+                body.pos[2],
+                radius,
+                height,
+                max_speed=float(body.props.get("speed", 5.0)),
+            )
+        )
+
+    def _near(self, at: tuple[float, float], radius: float) -> tuple[float, float]:
+        a = self.rng.uniform(0, 2 * math.pi)
+        r = radius * math.sqrt(self.rng.random())
+        w, d = self.file.size
+        return (
+            min(max(at[0] + r * math.cos(a), 1.0), w - 1.0),
+            min(max(at[1] + r * math.sin(a), 1.0), d - 1.0),
+        )
+
+    def describe_world(self) -> dict[str, Any]:
+        f = self.file
+        return {
+            "guid": 0,
+            "id": "world",
+            "class": "world",
+            "name": f.name,
+            "pos": [0.0, 0.0, 0.0],
+            "yaw": 0.0,
+            "health": 0,
+            "max_health": 0,
+            "props": {
+                "size": list(f.size),
+                "cell_size": f.cell_size,
+                "base": f.base,
+                "hills": [[h.at[0], h.at[1], h.radius, h.height] for h in f.hills],
+            },
+        }
+
+    # -- physics -------------------------------------------------------------------------
+
+    def send_scene(self) -> None:
+        """Terrain, walls and every capsule to physics: at start, and whenever physics lost them."""
+        if self.physics is None:
+            return
+        self._scene_sent = True
+        t = self.terrain
+        ny, nx = t.heights.shape
+        self._send(PhysicsReset(self.physics, self.me, self.physics_world))
+        self._send(
+            PhysicsTerrain(
+                self.physics,
+                self.me,
+                self.physics_world,
+                nx,
+                ny,
+                t.cell_size,
+                0.0,
+                0.0,
+                t.heights.astype("<f4").tobytes(),
+            )
+        )
+        self._send_statics()
+        for body in self.bodies.values():
+            if body.physical:
+                self._add_capsule(body)
+                self._intents_dirty.add(body.guid)
+
+    def _static_id(self, key: str) -> int:
+        return self._static_ids.setdefault(key, len(self._static_ids) + 1)
+
+    def _send_statics(self) -> None:
+        if self.physics is None:
+            return
+        boxes = []
+        for box in self.stage.wall_boxes():
+            boxes.append([self._static_id(box[0])] + [float(v) for v in box[1:]])
+        for door_id in self.stage.doors:
+            if door_id not in self.open_doors:
+                box = self.stage.door_box(door_id)
+                boxes.append([self._static_id(box[0])] + [float(v) for v in box[1:]])
+        for body in self.bodies.values():
+            if body.kind == "thing" and (
+                self.tree.is_a(body.cls, "tree") or self.tree.is_a(body.cls, "rock")
+            ):
+                r, h = float(body.props["radius"]), float(body.props["height"])
+                boxes.append(
+                    [
+                        self._static_id(f"prop.{body.guid}"),
+                        body.pos[0],
+                        body.pos[1],
+                        body.pos[2] + h / 2,
+                        r,
+                        r,
+                        h / 2,
+                        0.0,
+                    ]
+                )
+        self._send(PhysicsStatics(self.physics, self.me, self.physics_world, boxes, True))  # replace all
+
+    def on_poses(self, poses: list[list[Any]]) -> None:
+        """Resolved positions from physics: the only way a creature's position changes."""
+        bodies = self.bodies
+        for row in poses:
+            body = bodies.get(row[0])
+            if body is None:
+                continue
+            body.pos = [float(row[1]), float(row[2]), float(row[3])]
+            self._moved.add(body.guid)
+
+    def on_projectile_hits(self, hits: list[list[Any]]) -> None:
+        for projectile, target, x, y, z in hits:
+            arrow = self._arrows.pop(projectile, None)
+            if arrow is None:
+                continue
+            self.space.manager.guid_server.free_object(projectile)
+            if target and target in self.bodies and self.bodies[target].kind != "thing":
+                self._send(
+                    Hit(
+                        Guid(target),
+                        Guid(arrow.shooter),
+                        target=Guid(target),
+                        attacker=Guid(arrow.shooter),
+                        damage=arrow.damage,
+                        what="arrow",
+                    )
+                )
+            else:
+                self._miss(arrow.shooter, arrow.target, "arrow", (x, y, z))
+
+    def on_projectiles_expired(self, projectiles: list[int]) -> None:
+        for projectile in projectiles:
+            arrow = self._arrows.pop(projectile, None)
+            if arrow is not None:
+                self.space.manager.guid_server.free_object(projectile)
+                shooter = self.bodies.get(arrow.shooter)
+                self._miss(arrow.shooter, arrow.target, "arrow", tuple(shooter.pos) if shooter else (0, 0, 0))
+
+    # -- actions -------------------------------------------------------------------------
+
+    def move(self, guid: int, vx: float, vy: float, yaw: float | None = None) -> bool:
+        """A wish to walk at (vx, vy); physics caps the speed and stops it at walls."""
+        body = self.bodies.get(guid)
+        if body is None or not body.physical or body.dead_until > self.now:
+            return False
+        if not (math.isfinite(vx) and math.isfinite(vy)):
+            return False
+        speed = float(body.props.get("speed", 5.0))
+        norm = math.hypot(vx, vy)
+        if norm > speed:
+            vx, vy = vx * speed / norm, vy * speed / norm
+        if yaw is not None and math.isfinite(yaw):
+            body.yaw = yaw % 360.0
+        elif norm > 0:
+            body.yaw = math.degrees(math.atan2(vy, vx)) % 360.0
+        if (vx, vy) != body.intent:
+            body.intent = (vx, vy)
+            self._intents_dirty.add(guid)
+        return True
+
+    def teleport(self, guid: int, x: float, y: float) -> None:
+        body = self.bodies[guid]
+        body.pos = self._ground(x, y)
+        body.intent = (0.0, 0.0)
+        self._moved.add(guid)
+        if body.physical:
+            self._add_capsule(body)
+
+    def melee(
+        self, attacker: Body, target: Body, *, weapon_damage: int, reach: float, level: float, what: str
+    ) -> bool | None:
+        """Roll a melee blow; returns True (landed), False (missed) or None (out of reach)."""
+        if self.distance(attacker, target) > reach + float(target.props.get("radius", 0.4)):
+            return None
+        attacker.yaw = self._facing(attacker, target)
+        if self.rng.random() < rules.hit_chance(level):
+            dmg = rules.damage(weapon_damage, level, self.rng)
+            self._send(
+                Hit(
+                    Guid(target.guid),
+                    Guid(attacker.guid),
+                    target=Guid(target.guid),
+                    attacker=Guid(attacker.guid),
+                    damage=dmg,
+                    what=what,
+                )
+            )
+            return True
+        self._miss(attacker.guid, target.guid, what, tuple(target.pos))
+        return False
+
+    def shoot(self, shooter: Body, target: Body, *, weapon_damage: int, reach: float, level: float) -> bool:
+        """Loose an arrow at ``target``: aimed with an error that shrinks with archery skill."""
+        if self.distance(shooter, target) > reach or self.physics is None:
+            return False
+        if not self.sees(shooter, target):
+            return False
+        err = rules.aim_error(level)
+        a = self.rng.uniform(0, 2 * math.pi)
+        r = err * math.sqrt(self.rng.random())
+        tx, ty = target.pos[0] + r * math.cos(a), target.pos[1] + r * math.sin(a)
+        tz = target.pos[2] + 0.6 * float(target.props.get("height", 1.8))
+        sx, sy, sz = shooter.pos[0], shooter.pos[1], shooter.pos[2] + 1.5
+        dx, dy, dz = tx - sx, ty - sy, tz - sz
+        flat = math.hypot(dx, dy)
+        # Start the arrow just outside the shooter's capsule, aimed along the line of fire.
+        start = float(shooter.props.get("radius", 0.4)) + 0.3
+        if flat > 1e-6:
+            sx, sy = sx + dx / flat * start, sy + dy / flat * start
+            flat = max(flat - start, 0.1)
+        t = max(flat / ARROW_SPEED, 0.02)
+        vx, vy = (
+            (dx / max(math.hypot(dx, dy), 1e-6)) * flat / t,
+            (dy / max(math.hypot(dx, dy), 1e-6)) * flat / t,
+        )
+        vz = dz / t + 0.5 * GRAVITY * t
+        projectile = self.space.manager.guid_server.allocate_object(self.space.space_id)
+        dmg = rules.damage(weapon_damage, level, self.rng)
+        self._arrows[projectile] = _Arrow(shooter.guid, target.guid, dmg, level)
+        shooter.yaw = self._facing(shooter, target)
+        self._send(
+            SpawnProjectile(
+                self.physics,
+                self.me,
+                self.physics_world,
+                Guid(projectile),
+                Guid(shooter.guid),
+                sx,
+                sy,
+                sz,
+                vx,
+                vy,
+                vz,
+                ARROW_LIFETIME,
+            )
+        )
+        self.counts["arrows"] += 1
+        self.sound(shooter, "arrow", "")
+        return True
+
+    def hurt(self, guid: int, hit: Hit) -> None:
+        """Apply a blow that reached its target: health, the Hit everyone sees, maybe death."""
+        body = self.bodies.get(guid)
+        if body is None or body.health <= 0 or body.dead_until > self.now:
+            return
+        body.health = max(0, body.health - int(hit.damage))
+        body.hurt_by = int(hit.attacker)
+        if isinstance(body.obj, Character):
+            body.obj.health = body.health
+            body.obj.last_hurt = self.now
+            body.obj.dirty = True
+        self.counts["hits"] += 1
+        seen = Hit(
+            Guid(0),
+            Guid(guid),
+            target=Guid(guid),
+            attacker=hit.attacker,
+            damage=int(hit.damage),
+            health=body.health,
+            what=hit.what,
+        )
+        self._to_observers(body, lambda conn: seen.replace(to=Guid(conn)))
+        self.sound(body, "hit", hit.what)
+        attacker = self.bodies.get(int(hit.attacker))
+        if attacker is not None and isinstance(attacker.obj, Character):
+            attacker.obj.dirty = True
+        if body.health <= 0:
+            self._die(body, int(hit.attacker))
+
+    def _die(self, body: Body, killer: int) -> None:
+        self.counts["deaths"] += 1
+        loot = [[item, 1] for item in body.props.get("loot", [])]
+        if isinstance(body.obj, Character) and body.obj.coins:
+            dropped = body.obj.coins // 2
+            body.obj.coins -= dropped
+            if dropped:
+                loot.append(["coin", dropped])
+        corpse = self._add_thing(
+            "corpse",
+            (body.pos[0], body.pos[1]),
+            self.tree.properties("corpse"),
+            name=f"corpse of {body.name}",
+        )
+        corpse.items = loot
+        corpse.expires = self.now + float(corpse.props.get("decay", 60.0))
+        death = Death(
+            Guid(0), Guid(body.guid), target=Guid(body.guid), killer=Guid(killer), corpse=Guid(corpse.guid)
+        )
+        self._to_observers(body, lambda conn: death.replace(to=Guid(conn)))
+        self.sound(body, "death", "")
+        if body.kind == "player":
+            body.dead_until = self.now + RESPAWN_DELAY
+            body.intent = (0.0, 0.0)
+            self._intents_dirty.add(body.guid)
+        else:
+            if body.spawner and body.spawner in self._spawners:
+                spawner = self._spawners[body.spawner]
+                spawner["due"] = max(
+                    spawner["due"],
+                    self.now + float(self.bodies[spawner["body"]].props.get("respawn", 20.0))
+                    if spawner["body"] in self.bodies
+                    else 0,
+                )
+            elif body.wid:  # a placed NPC (the trader) comes back where it stood
+                self._respawns.append((self.now + 20.0, body.cls, body.home, body.wid))
+            self.remove(body.guid)
+
+    def _respawn_player(self, body: Body) -> None:
+        character = body.obj
+        assert isinstance(character, Character)
+        body.dead_until = 0.0
+        body.health = character.health = MAX_HEALTH
+        character.stamina, character.mana = float(MAX_STAMINA), float(MAX_MANA)
+        character.dirty = True
+        self.teleport(body.guid, *self._near(self.bind_point, 2.0))
+        seen = Set(Guid(0), Guid(body.guid), target=Guid(body.guid), props={"health": body.health})
+        self._to_observers(body, lambda conn: seen.replace(to=Guid(conn)))
+
+    def _miss(self, attacker: int, target: int, what: str, at: Iterable[float]) -> None:
+        body = self.bodies.get(target)
+        miss = Miss(Guid(0), Guid(attacker), target=Guid(target), attacker=Guid(attacker), what=what)
+        if body is not None:
+            self._to_observers(body, lambda conn: miss.replace(to=Guid(conn)))
+
+    def touch(self, who: Body, target: Body) -> str:
+        """Use ``target``: a door opens or shuts, a corpse is looted, the trader buys, a pig follows."""
+        if self.distance(who, target) > TOUCH_REACH + float(target.props.get("radius", 0.5)):
+            return "refused: too far away"
+        if self.tree.is_a(target.cls, "door"):
+            self.set_door(target, target.wid not in self.open_doors)
+            return "ok: the door is " + ("open" if target.wid in self.open_doors else "shut")
+        if self.tree.is_a(target.cls, "corpse"):
+            if not target.items:
+                return "ok: nothing left to take"
+            items, target.items = target.items, []
+            self._send(Give(Guid(who.guid), Guid(target.guid), items=items))
+            return "ok: you take " + ", ".join(f"{n} {item}" for item, n in items)
+        if self.tree.is_a(target.cls, "trader") and isinstance(who.obj, Character):
+            inventory = who.obj.inventory
+            earned, sold = 0, []
+            for record in list(inventory.items if inventory else []):
+                cls = record["item"]
+                if (
+                    cls in self.tree
+                    and self.tree.is_a(cls, "item")
+                    and not self.tree.is_a(cls, "weapon")
+                    and cls != "bread"
+                ):
+                    value = int(self.tree.defaults(cls).get("value", 0)) * int(record["count"])
+                    if value:
+                        earned += value
+                        sold.append(f"{record['count']} {cls}")
+                        inventory.take(cls, int(record["count"]))
+            if not earned:
+                return "ok: the trader wants pigs, ham and pelts"
+            who.obj.coins += earned
+            who.obj.dirty = True
+            return f"ok: the trader pays {earned} coins for {', '.join(sold)}"
+        if self.tree.is_a(target.cls, "pig") and target.kind == "npc":
+            target.leader = who.guid if target.leader != who.guid else 0
+            return "ok: the pig follows you" if target.leader else "ok: the pig wanders off"
+        return "refused: nothing happens"
+
+    def set_door(self, door: Body, is_open: bool) -> None:
+        if is_open:
+            self.open_doors.add(door.wid)
+        else:
+            self.open_doors.discard(door.wid)
+        door.props["open"] = is_open
+        if self.physics is not None and door.wid in self.stage.doors:
+            if is_open:
+                self._send(
+                    PhysicsRemoveStatics(
+                        self.physics, self.me, self.physics_world, [self._static_id(f"door.{door.wid}")]
+                    )
+                )
+            else:
+                box = self.stage.door_box(door.wid)
+                self._send(
+                    PhysicsStatics(
+                        self.physics,
+                        self.me,
+                        self.physics_world,
+                        [[self._static_id(box[0])] + [float(v) for v in box[1:]]],
+                    )
+                )
+        changed = Set(Guid(0), Guid(door.guid), target=Guid(door.guid), props={"open": is_open})
+        self._to_observers(door, lambda conn: changed.replace(to=Guid(conn)))
+        self.sound(door, "door", "open" if is_open else "shut")
+
+    def buy_pig(self, trader: Body, pig: Body) -> bool:
+        """The trader takes a pig led to him and pays its leader."""
+        if pig.kind != "npc" or not pig.leader or self.distance(trader, pig) > TRADER_REACH:
+            return False
+        leader = self.bodies.get(pig.leader)
+        if leader is None or not isinstance(leader.obj, Character):
+            return False
+        value = int(pig.props.get("value", 10))
+        self._send(Give(Guid(leader.guid), Guid(trader.guid), items=[["coin", value]]))
+        self._send(
+            Info(Guid(leader.conn), Guid(trader.guid), text=f"ok: the trader buys your pig for {value} coins")
+        )
+        self.sound(trader, "talk", "A fine pig!")
+        if pig.spawner and pig.spawner in self._spawners:
+            self._spawners[pig.spawner]["due"] = self.now + 10.0
+        self.remove(pig.guid)
+        return True
+
+    # -- sight and sound -----------------------------------------------------------------
+
+    def distance(self, a: Body, b: Body) -> float:
+        return math.hypot(a.pos[0] - b.pos[0], a.pos[1] - b.pos[1])
+
+    def _facing(self, a: Body, b: Body) -> float:
+        return math.degrees(math.atan2(b.pos[1] - a.pos[1], b.pos[0] - a.pos[0])) % 360.0
+
+    def sees(self, observer: Body, target: Body) -> bool:
+        """The stage's rule: same container, or a door between them open."""
+        if observer.container == target.container:
+            return True
+        if self.tree.is_a(target.cls, "building") or self.tree.is_a(target.cls, "door"):
+            return True  # walls and doors are seen from both sides
+        return self.stage.can_see(observer.pos, target.pos, self.open_doors)
+
+    def _visible_to(self, observer: Body, target: Body) -> bool:
+        if target.guid == observer.guid or target.dead_until > self.now:
+            return False
+        if not observer.designer and self.tree.is_a(target.cls, "marker"):
+            return False
+        return observer.designer or self.sees(observer, target)
+
+    def sound(self, source: Body, what: str, text: str) -> None:
+        """A sound at ``source``: heard by players within range; a shut door muffles it."""
+        full = TALK_RANGE
+        x, y, z = source.pos
+        for body in self._players():
+            d = math.hypot(body.pos[0] - x, body.pos[1] - y)
+            if d > full:
+                continue
+            reach = (
+                full
+                if body.container == source.container
+                else self.stage.hearing_range(source.pos, body.pos, full, self.open_doors)
+            )
+            if d <= reach:
+                self._send(
+                    Sound(
+                        Guid(body.conn),
+                        Guid(source.guid),
+                        source=Guid(source.guid),
+                        what=what,
+                        text=text,
+                        x=x,
+                        y=y,
+                        z=z,
+                    )
+                )
+
+    def _players(self) -> list[Body]:
+        return [b for b in self.bodies.values() if b.kind == "player"]
+
+    def _to_observers(self, body: Body, make: Callable[[int], Any]) -> None:
+        """Send to every player who sees ``body`` (and to the body itself if it is a player)."""
+        for observer in self._players():
+            if body.guid in observer.seen or observer.guid == body.guid:
+                self._send(make(observer.conn))
+
+    def info(self, body: Body, text: str, refno: int = 0) -> None:
+        if body.conn:
+            self._send(Info(Guid(body.conn), Guid(self.me), refno=refno, text=text))
+
+    # -- the tick ------------------------------------------------------------------------
+
+    def tick(self, now: float, tick: int) -> None:
+        """Everything the region does once per engine tick (see the module docstring)."""
+        dt = now - self.now if self.tick_no else 0.0
+        self.now, self.tick_no = now, tick
+        self._refill_spawners()
+        self._respawn_placed()
+        self._decay()
+        self._npcs_without_brain()
+        for body in self._players():
+            character = body.obj
+            if body.dead_until and body.dead_until <= now:
+                self._respawn_player(body)
+            if isinstance(character, Character):
+                character.regenerate(dt, now)
+        self._step_physics(tick)
+        self._update_views()
+        if self.ai is not None and tick % PERCEIVE_EVERY == 0:
+            self._perceive()
+        self._send_stats()
+
+    def _refill_spawners(self) -> None:
+        for spawner in self._spawners.values():
+            marker = self.bodies.get(spawner["body"])
+            if marker is None or self.now < spawner["due"]:
+                continue
+            p = marker.props
+            if len(spawner["alive"]) < int(p.get("count", 0)) and p.get("spawns") in self.tree:
+                npc = self.spawn(
+                    str(p["spawns"]),
+                    self._near((marker.pos[0], marker.pos[1]), float(p.get("spawn_radius", 10.0))),
+                    spawner=marker.wid,
+                )
+                spawner["alive"].add(npc.guid)
+                spawner["due"] = self.now + 0.5  # one at a time, so a new world fills up visibly
+
+    def _respawn_placed(self) -> None:
+        due = [r for r in self._respawns if r[0] <= self.now]
+        for r in due:
+            self._respawns.remove(r)
+            self.spawn(r[1], r[2], wid=r[3])
+
+    def _decay(self) -> None:
+        for body in [b for b in self.bodies.values() if b.expires <= self.now]:
+            self.remove(body.guid)
+
+    def _npcs_without_brain(self) -> None:
+        """If the AI node went quiet, NPCs stand still; they resume when it speaks again."""
+        if self._ai_driving and self.now - self._last_act > AI_SILENCE:
+            self._ai_driving = False
+            for body in self.bodies.values():
+                if body.kind == "npc":
+                    self.move(body.guid, 0.0, 0.0)
+
+    def on_act(self, actions: list[list[Any]]) -> None:
+        """What the AI node's brains decided for their NPCs."""
+        self._last_act = self.now
+        self._ai_driving = True
+        for row in actions:
+            if not isinstance(row, list) or len(row) < 2:
+                continue
+            body = self.bodies.get(row[0])
+            if body is None or body.kind != "npc" or body.health <= 0:
+                continue
+            verb = row[1]
+            try:
+                if verb == "move":
+                    self.move(body.guid, float(row[2]), float(row[3]))
+                elif verb == "attack":
+                    self._npc_attack(body, self.bodies.get(row[2]))
+                elif verb == "say":
+                    self.sound(body, "talk", str(row[2])[:200])
+                elif verb == "buy":
+                    pig = self.bodies.get(row[2])
+                    if pig is not None and self.tree.is_a(body.cls, "trader"):
+                        self.buy_pig(body, pig)
+            except (IndexError, TypeError, ValueError):
+                self.counts["refused"] += 1
+
+    def _npc_attack(self, npc: Body, target: Body | None) -> None:
+        if target is None or target.health <= 0 or target.dead_until > self.now or npc.next_action > self.now:
+            return
+        npc.next_action = self.now + ATTACK_COOLDOWN
+        self.melee(
+            npc,
+            target,
+            weapon_damage=int(npc.props.get("damage", 1)),
+            reach=float(npc.props.get("reach", 2.0)),
+            level=40.0,
+            what="bite",
+        )
+
+    def _step_physics(self, tick: int) -> None:
+        if self.physics is None:
+            return
+        if self._intents_dirty:
+            rows = []
+            for guid in sorted(self._intents_dirty):
+                body = self.bodies.get(guid)
+                if body is not None and body.physical:
+                    rows.append([Guid(guid), float(body.intent[0]), float(body.intent[1]), 0.0])
+            self._intents_dirty.clear()
+            if rows:
+                self._send(MoveIntents(self.physics, self.me, self.physics_world, rows))
+        self._send(PhysicsStep(self.physics, self.me, self.physics_world, tick))
+
+    def _update_views(self) -> None:
+        """AOI from the native grid, narrowed by the stage; Sight, Disappear and Moves per player."""
+        bodies = self.bodies
+        moved = self._moved
+        table = self.spatial.table
+        for guid in moved:
+            body = bodies.get(guid)
+            if body is not None:
+                table.set_position(guid, body.pos)
+                body.container = self.stage.container_at(body.pos[0], body.pos[1])
+        self.spatial.step(0.0)
+        off, ents = self.spatial.aoi.csr()
+        guids = table.guids
+        for observer in self._players():
+            if observer.guid not in table:
+                continue
+            slot = table.slot(observer.guid)
+            visible = set()
+            if slot < len(off) - 1:
+                for g in guids[ents[off[slot] : off[slot + 1]]].tolist():
+                    target = bodies.get(g)
+                    if target is not None and self._visible_to(observer, target):
+                        visible.add(g)
+            conn = observer.conn
+            for g in visible - observer.seen:
+                self._send(Sight(Guid(conn), Guid(g), entity=bodies[g].describe()))
+                self.counts["sights"] += 1
+            for g in observer.seen - visible:
+                self._send(Disappear(Guid(conn), Guid(g), target=Guid(g)))
+            updates = [
+                [g, *(round(v, 3) for v in bodies[g].pos), round(bodies[g].yaw, 1)]
+                for g in sorted((visible & observer.seen) & moved)
+            ]
+            if observer.guid in moved:
+                b = observer
+                updates.append([b.guid, *(round(v, 3) for v in b.pos), round(b.yaw, 1)])
+            if updates:
+                self._send(Moves(Guid(conn), Guid(self.me), updates=updates))
+            observer.seen = visible
+        self._moved = set()
+
+    def _perceive(self) -> None:
+        table = self.spatial.table
+        off, ents = self.spatial.aoi.csr()
+        guids = table.guids
+        rows = []
+        for body in self.bodies.values():
+            if body.kind != "npc" or not body.props.get("brain") or body.guid not in table:
+                continue
+            slot = table.slot(body.guid)
+            sight = float(body.props.get("sight", NPC_VIEW))
+            seen = []
+            if slot < len(off) - 1:
+                for g in guids[ents[off[slot] : off[slot + 1]]].tolist():
+                    other = self.bodies.get(g)
+                    if other is None or other.kind == "thing" or other.dead_until > self.now:
+                        continue
+                    if self.distance(body, other) <= sight and self.sees(body, other):
+                        seen.append(
+                            [
+                                g,
+                                other.cls,
+                                round(other.pos[0], 2),
+                                round(other.pos[1], 2),
+                                other.health,
+                                other.leader,
+                            ]
+                        )
+            rows.append(
+                [
+                    body.guid,
+                    body.cls,
+                    round(body.pos[0], 2),
+                    round(body.pos[1], 2),
+                    body.health,
+                    body.hurt_by,
+                    body.leader,
+                    list(body.home),
+                    seen,
+                ]
+            )
+            body.hurt_by = 0
+        if rows:
+            self._send(Perceive(Guid(self.ai), Guid(self.me), npcs=rows))
+
+    def _send_stats(self) -> None:
+        for body in self._players():
+            character = body.obj
+            if isinstance(character, Character) and character.dirty:
+                character.dirty = False
+                self._send(Stats(Guid(body.conn), Guid(body.guid), state=player_stats(character)))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def positions(self) -> np.ndarray:
+        return np.array([b.pos for b in self.bodies.values()], np.float64)
+
+    def status(self) -> dict[str, Any]:
+        by_class: dict[str, int] = {}
+        for b in self.bodies.values():
+            by_class[b.cls] = by_class.get(b.cls, 0) + 1
+        return {
+            "bodies": len(self.bodies),
+            "players": len(self._players()),
+            "npcs": sum(1 for b in self.bodies.values() if b.kind == "npc"),
+            "by_class": by_class,
+            "ai_driving": self._ai_driving,
+            **self.counts,
+        }
+
+
+def player_stats(character: Character) -> dict[str, Any]:
+    """What a player's HUD shows (the Stats operation)."""
+    return {
+        "name": character.name,
+        "guid": int(character.guid),
+        "health": character.health,
+        "max_health": MAX_HEALTH,
+        "stamina": int(character.stamina),
+        "max_stamina": MAX_STAMINA,
+        "mana": int(character.mana),
+        "max_mana": MAX_MANA,
+        "skills": {k: round(v, 2) for k, v in (character.skills.levels if character.skills else {}).items()},
+        "inventory": character.inventory.to_state() if character.inventory else [],
+        "wielded": character.weapon(),
+        "coins": character.coins,
+    }
