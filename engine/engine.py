@@ -128,6 +128,9 @@ class Engine:
         self._stopped = False
         self.on_tick_end: list[Callable[[Engine, float], None]] = []
         """Callbacks after each tick with its duration (metrics, watchdogs)."""
+        self.current: Module | None = None
+        """The module whose start, turn of the tick or stop is running now (None between them):
+        lets a recording clock know who reads it."""
 
     # -- building -------------------------------------------------------------------
 
@@ -275,9 +278,11 @@ class Engine:
         self._started = True
         started: list[Module] = []
         for module in self._modules:
+            self.current = module
             try:
                 module.start()
             except Exception:
+                self.current = None
                 log.exception("node %d: module %s failed to start", self.node_id, module.name)
                 for m in reversed(started):
                     self._stop_module(m)
@@ -285,6 +290,7 @@ class Engine:
                 raise
             module.state = ModuleState.RUNNING
             started.append(module)
+        self.current = None
 
     def tick_once(self) -> float:
         """Run one tick of every module; returns its duration in seconds."""
@@ -293,6 +299,7 @@ class Engine:
         tick_start = perf()
         for module in self._modules:
             t0 = perf()
+            self.current = module
             for pipe in module._inbound:
                 if pipe._items or pipe._held:
                     messages = pipe.drain(tick)
@@ -304,6 +311,7 @@ class Engine:
                 module.errors += 1
                 log.exception("node %d: module %s failed in tick %d", self.node_id, module.name, tick)
             self._timings[module.name].append(perf() - t0)
+        self.current = None
         self.tick = tick + 1
         duration = perf() - tick_start
         self._tick_durations.append(duration)
@@ -362,11 +370,21 @@ class Engine:
             self._stop_module(module)
 
     def _stop_module(self, module: Module) -> None:
+        self.current = module
         try:
             module.stop()
         except Exception:
             log.exception("node %d: module %s failed to stop", self.node_id, module.name)
+        self.current = None
         module.state = ModuleState.SHUTDOWN
+
+    def hosted_spaces(self) -> dict[int, str]:
+        """ObjectSpace id -> name of the module hosting it (a replay re-creates the edge's spaces)."""
+        return {space: module.name for space, module in self._space_hosts.items()}
+
+    def last_module_times(self) -> list[tuple[str, float]]:
+        """(module, seconds) of each module's turn in the last tick, for per-tick metrics."""
+        return [(name, w[-1]) for name, w in self._timings.items() if w]
 
     def tick_percentiles(self) -> tuple[float, float, float]:
         """(p50, p99, max) of whole-tick durations over the recent window, in seconds."""

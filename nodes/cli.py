@@ -3,6 +3,9 @@
     spenefett node ROLE --id N [--stack FILE] [--gld ADDR] [--listen ADDR]
     spenefett cluster [--seconds S] [--gld-port P] [--run-dir DIR]
     spenefett status [--gld ADDR]
+    spenefett top [--gld ADDR] [--once]
+    spenefett snoop NODE PIPE [--type NAME] [--guid G]
+    spenefett replay DIR [--until TICK]
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--listen", help="this node's transport address (default: a free port)")
     node.add_argument("--set", action="append", default=[], metavar="MODULE.SETTING=VALUE",
                       help="override a module setting of the stack file (repeatable)")
+    node.add_argument("--record", metavar="DIR",
+                      help="record what enters and leaves the node, for `spenefett replay DIR`")
+    node.add_argument("--metrics-port", type=int, metavar="PORT",
+                      help="serve Prometheus metrics here (0: a free port; default: the stack's [metrics])")
 
     cluster = sub.add_parser("cluster", help="run one node of every server role on loopback")
     cluster.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
@@ -38,6 +45,25 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="print the directory and each node's tick health")
     status.add_argument("--gld", default=DEFAULT_GLD_ADDRESS)
     status.add_argument("--timeout", type=float, default=3.0)
+
+    top = sub.add_parser("top", help="every node's tick times, clients, entities and pipes, live")
+    top.add_argument("--gld", default=DEFAULT_GLD_ADDRESS)
+    top.add_argument("--once", action="store_true", help="print one view and exit")
+    top.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+
+    snoop = sub.add_parser("snoop", help="print the messages crossing a pipe of a running node")
+    snoop.add_argument("node", help="node id (or host:port of its metrics server)")
+    snoop.add_argument("pipe", help="SENDER->RECEIVER, e.g. net->logic")
+    snoop.add_argument("--type", help="only messages of this type (Bach or class name, or type id)")
+    snoop.add_argument("--guid", help="only messages to or from this Guid (node:space:object)")
+    snoop.add_argument("--gld", default=DEFAULT_GLD_ADDRESS)
+    snoop.add_argument("--count", type=int, help="stop after this many messages")
+    snoop.add_argument("--seconds", type=float, help="stop after this long")
+
+    replay = sub.add_parser("replay", help="re-run a recorded node and compare what it sends")
+    replay.add_argument("dir", help="the directory given to `spenefett node --record`")
+    replay.add_argument("--until", type=int, metavar="TICK",
+                        help="stop after this tick and print the ObjectSpaces")
     return parser
 
 
@@ -53,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"spenefett node: {exc}", file=sys.stderr)
             return 2
         return run_node(args.role, args.id, stack=args.stack, gld=args.gld, listen=args.listen,
-                        overrides=overrides)
+                        overrides=overrides, record=args.record, metrics_port=args.metrics_port)
     if args.command == "cluster":
         logging.getLogger().setLevel(logging.WARNING)
         from nodes.cluster import run_cluster
@@ -63,6 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.WARNING)
         from nodes.status import print_status
         return print_status(args.gld, timeout=args.timeout)
+    if args.command == "top":
+        logging.getLogger().setLevel(logging.WARNING)
+        from nodes.top import run_top
+        return run_top(args.gld, once=args.once, interval=args.interval)
+    if args.command == "snoop":
+        logging.getLogger().setLevel(logging.WARNING)
+        from nodes.snoop import run_snoop
+        return run_snoop(args.node, args.pipe, type_name=args.type, guid=args.guid, gld=args.gld,
+                         count=args.count, seconds=args.seconds)
+    if args.command == "replay":
+        logging.getLogger().setLevel(logging.WARNING)
+        from nodes.replay import run_replay
+        return run_replay(args.dir, until=args.until)
     return 2
 
 

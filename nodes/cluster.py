@@ -87,8 +87,8 @@ class Cluster:
         extra_args: dict[str, list[str]] | None = None,
         ephemeral_ports: bool = False,
     ):
-        """``ephemeral_ports`` gives client-facing modules free ports instead of the stack's
-        (7000 for gamelogic, ...), so several clusters can run side by side (tests)."""
+        """``ephemeral_ports`` gives client-facing modules and metrics servers free ports instead
+        of the stack's (7000 for gamelogic, ...), so several clusters can run side by side (tests)."""
         self.gld_address = f"tcp://127.0.0.1:{gld_port}"
         self.run_dir = Path(run_dir)
         self.out = out
@@ -99,6 +99,8 @@ class Cluster:
             args += (extra_args or {}).get(role, [])
             if ephemeral_ports and has_network(role):
                 args += ["--set", "net.port=0"]
+            if ephemeral_ports:
+                args += ["--metrics-port", "0"]
             self.nodes.append(NodeProcess(role, node_id, args, self.run_dir / f"{role}-{node_id}.log"))
         self._env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         repo = str(Path(__file__).resolve().parent.parent)
@@ -128,6 +130,8 @@ class Cluster:
         for row in rows:
             node, role, address, _alive, extra = row
             listens = f"  clients at {extra['clients']}" if extra.get("clients") else ""
+            if extra.get("metrics"):
+                listens += f"  metrics at http://{extra['metrics']}/metrics"
             self.say(f"  {role:<12} node {node:<6} transport {address}{listens}")
         return rows
 

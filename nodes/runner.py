@@ -18,6 +18,9 @@ from typing import Any
 from engine.engine import Engine
 from engine.gc_tuning import tune_for_server
 from engine.guid import NodeKind, kind_of_node
+from engine.metrics import MetricsServer, NodeMetrics, StatusMetric
+from engine.observe_snoop import SnoopHub
+from engine.recording import NodeRecorder
 from engine.stack import StackError, StackSpec, build_engine, load_stack
 from nodes.kinds import filter_kinds, module_kinds
 
@@ -60,8 +63,12 @@ def prepare(
     listen: str | None = None,
     gld_node: int = DEFAULT_GLD_NODE,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    metrics_port: int | None = None,
 ) -> StackSpec:
-    """Check the role and id, load the stack and fill in addresses; nothing starts yet."""
+    """Check the role and id, load the stack and fill in addresses; nothing starts yet.
+
+    ``metrics_port`` overrides the stack's ``[metrics] port`` (0: a free port).
+    """
     if role not in ROLE_KINDS:
         raise NodeConfigError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
     try:
@@ -80,6 +87,9 @@ def prepare(
     if listen is None:
         listen = gld if role == "gld" else f"tcp://127.0.0.1:{free_tcp_port()}"
     extra: dict[str, Any] = {}
+    metrics = _metrics_address(spec, metrics_port)
+    if metrics:
+        extra["metrics"] = metrics
     names = {m.name for m in spec.modules}
     for name in overrides or {}:
         if name not in names:
@@ -104,6 +114,57 @@ def prepare(
             m.settings.setdefault("gld_node", gld_node)
             m.settings.setdefault("extra", extra)
     return spec
+
+
+def _metrics_address(spec: StackSpec, port: int | None) -> str | None:
+    """host:port the node serves metrics on, from ``[metrics]`` or ``port``; None: no metrics."""
+    table = spec.extra.get("metrics")
+    if table is None and port is None:
+        return None
+    table = dict(table or {})
+    unknown = set(table) - {"port", "host"}
+    if unknown:
+        raise NodeConfigError(f"{spec.source}: metrics.{sorted(unknown)[0]}: unknown key "
+                              "(allowed: host, port)")
+    if port is not None:
+        table["port"] = port
+    value = table.get("port", 0)
+    if type(value) is not int or not 0 <= value <= 65535:
+        raise NodeConfigError(f"{spec.source}: metrics.port: must be a port number (0: a free one), "
+                              f"got {value!r}")
+    host = str(table.get("host", "127.0.0.1"))
+    return f"{host}:{value or free_tcp_port(host)}"
+
+
+DB_METRICS = (
+    StatusMetric("last_job_seconds", "spenefett_db_last_job_seconds",
+                 "Duration of the database's last job (a load or a save transaction).",
+                 kind="persistence"),
+    StatusMetric("db_busy_seconds", "spenefett_db_busy_seconds_total",
+                 "Seconds the database worker spent on jobs.", kind="persistence", counter=True),
+    StatusMetric("pending_jobs", "spenefett_db_pending_jobs", "Database jobs waiting.",
+                 kind="persistence"),
+)
+"""Database latency from the persistence module's status."""
+
+
+def serve_metrics(engine: Engine, spec: StackSpec, role: str,
+                  recorder: NodeRecorder | None = None) -> MetricsServer | None:
+    """Serve /metrics and /snoop on the address ``prepare`` chose; None when metrics are off."""
+    address = next((m.settings["extra"].get("metrics") for m in spec.modules
+                    if m.kind == "agent" and "metrics" in m.settings.get("extra", {})), None)
+    if address is None:
+        address = _metrics_address(spec, None)
+    if address is None:
+        return None
+    host, _, port = address.rpartition(":")
+    metrics = NodeMetrics(engine, role=role, status_metrics=DB_METRICS)
+    if recorder is not None:
+        from nodes.recording import recording_families
+        metrics.extra_collectors.append(lambda: recording_families(recorder))
+    server = MetricsServer(metrics, host=host, port=int(port), snoop=SnoopHub(engine))
+    server.start()
+    return server
 
 
 def has_network(role: str) -> bool:
@@ -148,13 +209,24 @@ def parse_overrides(assignments: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def run_node(role: str, node_id: int, **kwargs: Any) -> int:
-    """Prepare, build and run a node until SIGINT/SIGTERM; returns the exit status."""
+def run_node(role: str, node_id: int, *, record: str | Path | None = None, **kwargs: Any) -> int:
+    """Prepare, build and run a node until SIGINT/SIGTERM; returns the exit status.
+
+    ``record`` names a directory to record the node's inputs and outputs in
+    (docs/observe.md); ``metrics_port`` (in ``kwargs``) overrides the stack's.
+    """
+    from nodes.recording import RecordConfigError, start_recording
+
     try:
         spec = prepare(role, node_id, **kwargs)
         engine = build(spec, node_id)
-    except NodeConfigError as exc:
+        recorder = start_recording(engine, spec, role, record) if record else None
+        metrics = serve_metrics(engine, spec, role, recorder)
+    except (NodeConfigError, RecordConfigError) as exc:
         print(f"spenefett node: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"spenefett node: cannot serve metrics: {exc}", file=sys.stderr)
         return 2
     address = _transport_listen(spec)
     clients = next((m.settings.get("port") for m in spec.modules if m.kind == "network"), None)
@@ -163,11 +235,23 @@ def run_node(role: str, node_id: int, **kwargs: Any) -> int:
     except Exception as exc:
         print(f"spenefett node: {role} {node_id} failed to start: {exc}", file=sys.stderr)
         return 1
+    if recorder is not None:
+        recorder.started()
     tune_for_server()
     line = f"node {role} {node_id} ready transport={address}"
     if clients:
         line += f" clients=127.0.0.1:{clients}"
+    if metrics is not None:
+        line += f" metrics=http://{metrics.address}/metrics"
+    if recorder is not None:
+        line += f" recording={recorder.directory}"
     print(line, flush=True)
-    engine.run(handle_signals=True)
+    try:
+        engine.run(handle_signals=True)
+    finally:
+        if recorder is not None:
+            recorder.close()
+        if metrics is not None:
+            metrics.close()
     print(f"node {role} {node_id} stopped after {engine.tick} ticks", flush=True)
     return 0

@@ -20,7 +20,9 @@ Settings: ``listen`` (zmq endpoint, default ``tcp://127.0.0.1:*``),
 ``peers`` (``{node_id: endpoint}``), ``heartbeat_interval`` (s, 0.5),
 ``dead_after`` (s, 2.5: a killed node is reported within 3 s),
 ``max_messages_per_tick`` (50,000: more stays queued in ZeroMQ until the next tick),
-``gld_node`` (node to tell about dead peers).
+``gld_node`` (node to tell about dead peers), ``ping_interval`` (s, 1; 0 = off: each
+live peer gets a ``Ping`` this often and its ``Pong`` gives the peer's round trip,
+tick loops included, for metrics).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class _Peer:
     sent_messages: int = 0
     received_messages: int = 0
     rtt: float | None = None
+    last_ping: float = float("-inf")
 
 
 class TransportModule(Module):
@@ -82,6 +85,8 @@ class TransportModule(Module):
         self.dead_after = float(s.get("dead_after", 2.5))
         self.gld_node = int(s.get("gld_node", 1))
         self.max_messages_per_tick = int(s.get("max_messages_per_tick", 50_000))
+        self.ping_interval = float(s.get("ping_interval", 1.0))
+        self._ping_serial = 0
         if not 0 < self.heartbeat_interval < self.dead_after:
             raise ValueError("need 0 < heartbeat_interval < dead_after")
         self._static_peers = {int(k): str(v) for k, v in dict(s.get("peers", {})).items()}
@@ -272,7 +277,13 @@ class TransportModule(Module):
             self._tell_watchers(lambda w: PeerUp(w, self.guid, node))
 
     def _heartbeat(self, now: float) -> None:
+        ping = self.ping_interval
         for peer in self._peers.values():
+            if ping > 0 and peer.alive and now - peer.last_ping >= ping:
+                peer.last_ping = now
+                self._ping_serial += 1
+                self._outgoing.setdefault(peer.node, []).append(
+                    Ping(module_guid(peer.node, WellKnown.TRANSPORT), self.guid, self._ping_serial, now))
             if now - peer.last_sent >= self.heartbeat_interval and peer.node not in self._outgoing:
                 self._outgoing[peer.node] = [Heartbeat(module_guid(peer.node, WellKnown.TRANSPORT),
                                                        self.guid, now)]
