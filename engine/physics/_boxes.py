@@ -31,7 +31,10 @@ class BoxTable:
     def __init__(self, cell: float = 16.0):
         self.cell = cell
         self._boxes: dict[int, tuple[float, ...]] = {}
-        self._grid: dict[tuple[int, int], np.ndarray] = {}
+        self._keys = np.zeros(0, np.int64)  # sorted cell keys, and for each its slice of _members
+        self._counts = np.zeros(0, np.int64)
+        self._starts = np.zeros(0, np.int64)
+        self._members = np.zeros(0, np.int64)
         self._params = np.zeros((0, 9))  # cx cy zlo zhi hx hy cos sin, unused
 
     def set(self, boxes: dict[int, tuple[float, ...]]) -> None:
@@ -48,7 +51,15 @@ class BoxTable:
                 for gy in range(math.floor((cy - ey) / self.cell), math.floor((cy + ey) / self.cell) + 1):
                     grid[(gx, gy)].append(i)
         self._params = np.array(rows, dtype=np.float64).reshape(-1, 9)
-        self._grid = {k: np.array(v, dtype=np.int64) for k, v in grid.items()}
+        cells = sorted(grid)
+        self._keys = _key(np.array([c[0] for c in cells], np.int64),
+                          np.array([c[1] for c in cells], np.int64))
+        order = np.argsort(self._keys)
+        self._keys = self._keys[order]
+        lists = [grid[cells[i]] for i in order.tolist()]
+        self._counts = np.array([len(v) for v in lists], np.int64)
+        self._starts = np.concatenate(([0], np.cumsum(self._counts)[:-1])).astype(np.int64)
+        self._members = np.array([b for v in lists for b in v], np.int64)
 
     def __len__(self) -> int:
         return len(self._boxes)
@@ -109,20 +120,20 @@ class BoxTable:
 
     def _pairs(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(capsule index, box index) for every box listed in the grid cell of each capsule."""
-        cells = np.floor(xy / self.cell).astype(np.int64)
-        caps_out, boxes_out = [], []
-        keys, inverse = np.unique(cells, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        order = np.argsort(inverse, kind="stable")
-        counts = np.bincount(inverse, minlength=len(keys))
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        for k, (gx, gy) in enumerate(keys.tolist()):
-            listed = self._grid.get((gx, gy))
-            if listed is None:
-                continue
-            members = order[starts[k]:starts[k] + counts[k]]
-            caps_out.append(np.repeat(members, listed.size))
-            boxes_out.append(np.tile(listed, members.size))
-        if not caps_out:
+        if self._keys.size == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(caps_out), np.concatenate(boxes_out)
+        cells = np.floor(xy / self.cell).astype(np.int64)
+        keys = _key(cells[:, 0], cells[:, 1])
+        at = np.minimum(np.searchsorted(self._keys, keys), self._keys.size - 1)
+        counts = np.where(self._keys[at] == keys, self._counts[at], 0)
+        total = int(counts.sum())
+        if total == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        caps = np.repeat(np.arange(len(xy)), counts)
+        first = np.repeat(self._starts[at] - (np.cumsum(counts) - counts), counts)
+        return caps, self._members[first + np.arange(total)]
+
+
+def _key(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """One int64 per grid cell (cells within +-2**31 of the origin)."""
+    return (gx << 32) + (gy & 0xFFFFFFFF)
