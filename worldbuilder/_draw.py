@@ -1,0 +1,300 @@
+"""Drawing the map with pyglet shapes: terrain, buildings, entities by class, the live world, overlays.
+
+:class:`MapPainter` rebuilds one batch whenever what it shows changed (the
+document's or the live world's ``version``, the view, the overlays): cheap
+for the few thousand entities of a designer's view, and nothing is kept in
+sync by hand. Importing this module needs a display (pyglet's shapes make
+a GL context).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyglet
+from pyglet import shapes
+
+from gamelogic.stage import Stage
+from gamelogic.worldfile import WorldEntity
+from worldbuilder._document import Document
+from worldbuilder._live import EditState, LiveWorld, pending_ghosts
+from worldbuilder._view import View
+
+SELECTED = (255, 230, 40, 255)
+PROBLEM = (235, 40, 40, 255)
+FOCUS = (255, 90, 90, 255)
+GHOST = (255, 160, 40, 200)
+QUEUED = (170, 170, 170, 220)
+BOX = (90, 200, 255, 255)
+WALL = (60, 45, 35, 255)
+MAX_LABELS = 150
+
+
+def class_colour(doc: Document, cls: str, props: dict[str, Any] | None = None) -> tuple[int, int, int]:
+    """The class tree's ``colour`` as bytes; magenta for an unknown class or a bad colour."""
+    colour = (props or {}).get("colour")
+    if colour is None and cls in doc.tree:
+        colour = doc.tree.defaults(cls).get("colour")
+    if isinstance(colour, list) and len(colour) == 3 and all(isinstance(c, (int, float)) for c in colour):
+        return tuple(int(max(0.0, min(1.0, float(c))) * 255) for c in colour)  # type: ignore[return-value]
+    return (255, 0, 255)
+
+
+def terrain_image(heights: np.ndarray) -> Any:
+    """The heightfield as an RGB image, one pixel per grid point: green lowland, brown hills, shaded."""
+    h = heights.astype(np.float64)
+    lo, hi = float(h.min()), float(h.max())
+    t = (h - lo) / (hi - lo) if hi > lo else np.zeros_like(h)
+    low = np.array([88.0, 132.0, 72.0])
+    high = np.array([176.0, 156.0, 112.0])
+    rgb = low + t[..., None] * (high - low)
+    gy, gx = np.gradient(h)
+    shade = np.clip(1.0 + 0.08 * (gx - gy), 0.7, 1.25)  # light from the north-west
+    rgb = np.clip(rgb * shade[..., None], 0, 255).astype(np.uint8)
+    ny, nx = h.shape
+    return pyglet.image.ImageData(nx, ny, "RGB", rgb.tobytes(), pitch=nx * 3)
+
+
+class MapPainter:
+    """Draws a document (and a live world) through a view; :meth:`draw` rebuilds only when needed."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.batch = pyglet.graphics.Batch()
+        self._shapes: list[Any] = []
+        self._key: Any = None
+        self._terrain_key: Any = None
+        self._terrain: Any = None
+        self._sprite: Any = None
+        self._groups = [pyglet.graphics.Group(order=n) for n in range(6)]
+
+    def draw(self, view: View, live: LiveWorld | None, overlay: dict[str, Any]) -> None:
+        key = (self.doc.version, id(self.doc.world), view.scale, view.origin, view.viewport, view.grid,
+               view.snapping, live.version if live else None, repr(sorted(overlay.items())))
+        if key != self._key:
+            self._key = key
+            self._rebuild(view, live, overlay)
+        self.batch.draw()
+
+    # -- building the batch ----------------------------------------------------------------------------
+
+    def _rebuild(self, view: View, live: LiveWorld | None, overlay: dict[str, Any]) -> None:
+        self.batch = pyglet.graphics.Batch()
+        self._shapes = []
+        self._draw_terrain(view)
+        self._draw_grid(view)
+        doc = self.doc
+        vx, vy, vw, vh = view.viewport
+        x0, y0 = view.to_world(vx, vy)
+        x1, y1 = view.to_world(vx + vw, vy + vh)
+        problems = doc.problem_ids()
+        selected = set(doc.selection)
+        moving = overlay.get("move_offset")
+        visible = []
+        for e in doc.world.entities:
+            fx0, fy0, fx1, fy1 = doc.footprint(e)
+            spread = self._spawn_radius(e)
+            if fx1 + spread >= x0 and fx0 - spread <= x1 and fy1 + spread >= y0 and fy0 - spread <= y1:
+                visible.append(e)
+        self._draw_buildings(view, visible)
+        labels = view.scale >= 5.0
+        for e in visible:
+            offset = moving if (moving and e.id in selected) else (0.0, 0.0)
+            self._draw_entity(view, e, offset, labels)
+        for e in visible:
+            if e.id in problems:
+                self._outline(view, e, PROBLEM, 4, 2)
+            if e.id == overlay.get("focus"):
+                self._outline(view, e, FOCUS, 8, 3)
+            if e.id in selected:
+                offset = moving if moving else (0.0, 0.0)
+                self._outline(view, e, SELECTED, 3, 2, offset)
+        if live is not None:
+            self._draw_live(view, live, overlay.get("live_selected"))
+        box = overlay.get("box")
+        if box:
+            (ax, ay), (bx, by) = view.to_screen(*box[0]), view.to_screen(*box[1])
+            self._add(shapes.Box(min(ax, bx), min(ay, by), abs(bx - ax), abs(by - ay), thickness=1,
+                                 color=BOX, batch=self.batch, group=self._groups[5]))
+        preview = overlay.get("preview")
+        if preview:
+            cls, (px, py) = preview
+            sx, sy = view.to_screen(px, py)
+            r, g, b = class_colour(doc, cls)
+            top = self._groups[5]
+            self._add(shapes.Circle(sx, sy, 7, color=(r, g, b, 150), batch=self.batch, group=top))
+            self._add(shapes.Arc(sx, sy, 8, thickness=1, color=GHOST, batch=self.batch, group=top))
+        self._border(view)
+
+    def _add(self, shape: Any) -> Any:
+        self._shapes.append(shape)
+        return shape
+
+    def _draw_terrain(self, view: View) -> None:
+        world = self.doc.world
+        tkey = (world.size, world.cell_size, world.base, tuple(world.hills))
+        if tkey != self._terrain_key:
+            self._terrain_key = tkey
+            try:
+                self._terrain = terrain_image(world.terrain().heights)
+            except (ValueError, MemoryError):  # a world of an absurd size: no terrain picture, still a map
+                self._terrain = None
+        if self._terrain is None:
+            return
+        cell = world.cell_size
+        sx, sy = view.to_screen(-cell / 2, -cell / 2)
+        sprite = pyglet.sprite.Sprite(self._terrain, sx, sy, batch=self.batch, group=self._groups[0])
+        sprite.scale = cell * view.scale
+        self._add(sprite)
+
+    def _draw_grid(self, view: View) -> None:
+        step = view.grid
+        while step * view.scale < 12:
+            step *= 4
+        vx, vy, vw, vh = view.viewport
+        x0, y0 = view.to_world(vx, vy)
+        x1, y1 = view.to_world(vx + vw, vy + vh)
+        width, depth = self.doc.world.size
+        colour = (255, 255, 255, 28)
+        x = max(math.floor(x0 / step) * step, 0.0)
+        while x <= min(x1, width):
+            sx, _ = view.to_screen(x, 0)
+            _, a = view.to_screen(0, max(y0, 0))
+            _, b = view.to_screen(0, min(y1, depth))
+            self._add(shapes.Line(sx, a, sx, b, color=colour, batch=self.batch, group=self._groups[1]))
+            x += step
+        y = max(math.floor(y0 / step) * step, 0.0)
+        while y <= min(y1, depth):
+            _, sy = view.to_screen(0, y)
+            a, _ = view.to_screen(max(x0, 0), 0)
+            b, _ = view.to_screen(min(x1, width), 0)
+            self._add(shapes.Line(a, sy, b, sy, color=colour, batch=self.batch, group=self._groups[1]))
+            y += step
+
+    def _border(self, view: View) -> None:
+        width, depth = self.doc.world.size
+        (ax, ay), (bx, by) = view.to_screen(0, 0), view.to_screen(width, depth)
+        self._add(shapes.Box(ax, ay, bx - ax, by - ay, thickness=2, color=(20, 20, 20, 255), batch=self.batch,
+                             group=self._groups[1]))
+
+    def _spawn_radius(self, e: WorldEntity) -> float:
+        if e.cls in self.doc.tree and self.doc.tree.is_a(e.cls, "spawner"):
+            r = self.doc.props_of(e).get("spawn_radius", 0.0)
+            return float(r) if isinstance(r, (int, float)) and math.isfinite(r) else 0.0
+        return 0.0
+
+    def _draw_buildings(self, view: View, entities: list[WorldEntity]) -> None:
+        doc = self.doc
+        good = [e for e in entities if e.cls in doc.tree and not doc.tree.check_properties(e.cls, e.props)]
+        try:
+            stage = Stage(good, doc.tree)
+        except Exception:  # a room list the stage cannot read: buildings drawn as plain boxes
+            return
+        thick = max(2.0, 0.3 * view.scale)
+        for wall in stage.walls:
+            (ax, ay), (bx, by) = view.to_screen(*wall.a), view.to_screen(*wall.b)
+            self._add(shapes.Line(ax, ay, bx, by, thickness=thick, color=WALL, batch=self.batch,
+                                  group=self._groups[3]))
+        selected = set(doc.selection)
+        for door in stage.doors.values():
+            e = doc.entity(door.id)
+            dx, dy = (door.width / 2, 0.0) if door.axis == "x" else (0.0, door.width / 2)
+            (ax, ay), (bx, by) = (view.to_screen(door.pos[0] - dx, door.pos[1] - dy),
+                                  view.to_screen(door.pos[0] + dx, door.pos[1] + dy))
+            is_open = bool(doc.props_of(e).get("open")) if e else False
+            r, g, b = class_colour(doc, "door", doc.props_of(e) if e else None)
+            colour = (r, g, b, 110) if is_open else (r, g, b, 255)
+            self._add(shapes.Line(ax, ay, bx, by, thickness=thick + 2, color=colour, batch=self.batch,
+                                  group=self._groups[3] if door.id not in selected else self._groups[4]))
+
+    def _draw_entity(self, view: View, e: WorldEntity, offset: tuple[float, float], label: bool) -> None:
+        doc, tree = self.doc, self.doc.tree
+        props = doc.props_of(e)
+        r, g, b = class_colour(doc, e.cls, props)
+        x, y = e.pos[0] + offset[0], e.pos[1] + offset[1]
+        sx, sy = view.to_screen(x, y)
+        groups = self._groups
+        known = e.cls in tree
+        if known and tree.is_a(e.cls, "building"):
+            fx0, fy0, fx1, fy1 = doc.footprint(e)
+            (ax, ay), (bx, by) = (view.to_screen(fx0 + offset[0], fy0 + offset[1]),
+                                  view.to_screen(fx1 + offset[0], fy1 + offset[1]))
+            self._add(shapes.Rectangle(ax, ay, bx - ax, by - ay, color=(r, g, b, 235), batch=self.batch,
+                                       group=groups[2]))
+        elif known and tree.is_a(e.cls, "door"):
+            self._add(shapes.Rectangle(sx - 3, sy - 3, 6, 6, color=(r, g, b, 255), batch=self.batch,
+                                       group=groups[3]))
+        elif known and tree.is_a(e.cls, "spawner"):
+            spread = self._spawn_radius(e) * view.scale
+            if spread > 2:
+                self._add(shapes.Arc(sx, sy, spread, thickness=1, color=(r, g, b, 200), batch=self.batch,
+                                     group=groups[2]))
+            self._add(shapes.Polygon((sx, sy + 7), (sx + 7, sy), (sx, sy - 7), (sx - 7, sy),
+                                     color=(r, g, b, 255), batch=self.batch, group=groups[4]))
+        elif known and tree.is_a(e.cls, "marker"):
+            self._add(shapes.Triangle(sx - 6, sy - 5, sx + 6, sy - 5, sx, sy + 7, color=(r, g, b, 255),
+                                      batch=self.batch, group=groups[4]))
+        elif known and tree.is_a(e.cls, "item"):
+            half = max(2.5, float(props.get("radius", 0.3)) * view.scale)
+            self._add(shapes.Rectangle(sx - half, sy - half, 2 * half, 2 * half, color=(r, g, b, 255),
+                                       batch=self.batch, group=groups[4]))
+        elif known:
+            radius = props.get("radius", 0.5)
+            radius = max(3.0, float(radius) * view.scale) if isinstance(radius, (int, float)) else 3.0
+            self._add(shapes.Circle(sx, sy, radius, color=(r, g, b, 255), batch=self.batch, group=groups[4]))
+            if tree.is_a(e.cls, "creature"):
+                self._add(shapes.Arc(sx, sy, radius + 1, thickness=1.5, color=(30, 30, 30, 255),
+                                     batch=self.batch, group=groups[4]))
+                yaw = math.radians(e.yaw)
+                tip = radius + 5
+                self._add(shapes.Line(sx, sy, sx + math.cos(yaw) * tip, sy + math.sin(yaw) * tip, thickness=2,
+                                      color=(30, 30, 30, 255), batch=self.batch, group=groups[4]))
+        else:  # an unknown class: a magenta cross, so it is found and fixed
+            for dx in (-1, 1):
+                self._add(shapes.Line(sx - 6, sy - 6 * dx, sx + 6, sy + 6 * dx, thickness=2,
+                                      color=(255, 0, 255, 255), batch=self.batch, group=groups[4]))
+        if label and len(self._shapes) < 40 * MAX_LABELS:
+            self._add(pyglet.text.Label(e.id, x=sx + 8, y=sy + 6, font_size=8, color=(15, 15, 15, 230),
+                                        batch=self.batch, group=groups[5]))
+
+    def _outline(self, view: View, e: WorldEntity, colour: tuple[int, int, int, int], pad: float,
+                 thickness: float, offset: tuple[float, float] = (0.0, 0.0)) -> None:
+        fx0, fy0, fx1, fy1 = self.doc.footprint(e)
+        (ax, ay), (bx, by) = (view.to_screen(fx0 + offset[0], fy0 + offset[1]),
+                              view.to_screen(fx1 + offset[0], fy1 + offset[1]))
+        cx, cy = (ax + bx) / 2, (ay + by) / 2
+        w, h = max(bx - ax, 8) + 2 * pad, max(by - ay, 8) + 2 * pad
+        self._add(shapes.Box(cx - w / 2, cy - h / 2, w, h, thickness=thickness, color=colour,
+                             batch=self.batch, group=self._groups[5]))
+
+    def _draw_live(self, view: View, live: LiveWorld, selected: int | None) -> None:
+        doc, groups = self.doc, self._groups
+        deleting = {e.target for e in live.open_edits() if e.kind == "delete"}
+        for e in live.entities.values():
+            sx, sy = view.to_screen(e.pos[0], e.pos[1])
+            if not view.contains(sx, sy):
+                continue
+            r, g, b = class_colour(doc, e.cls)
+            self._add(shapes.Circle(sx, sy, 5, color=(r, g, b, 255), batch=self.batch, group=groups[5]))
+            self._add(shapes.Arc(sx, sy, 6, thickness=1.5, color=(255, 255, 255, 255), batch=self.batch,
+                                 group=groups[5]))
+            if e.guid == selected:
+                self._add(shapes.Box(sx - 9, sy - 9, 18, 18, thickness=2, color=SELECTED, batch=self.batch,
+                                     group=groups[5]))
+            if e.guid in deleting:
+                for dx in (-1, 1):
+                    self._add(shapes.Line(sx - 7, sy - 7 * dx, sx + 7, sy + 7 * dx, thickness=2,
+                                          color=PROBLEM, batch=self.batch, group=groups[5]))
+            if view.scale >= 2.0 and (e.name or e.id):
+                self._add(pyglet.text.Label(e.name or e.id, x=sx + 8, y=sy - 10, font_size=8,
+                                            color=(255, 255, 255, 230), batch=self.batch, group=groups[5]))
+        for edit, pos in pending_ghosts(live.edits):
+            if pos is None:
+                continue
+            sx, sy = view.to_screen(*pos)
+            colour = GHOST if edit.state is EditState.PENDING else QUEUED
+            r, g, b = class_colour(doc, edit.cls) if edit.cls else (200, 200, 200)
+            self._add(shapes.Circle(sx, sy, 6, color=(r, g, b, 120), batch=self.batch, group=groups[5]))
+            self._add(shapes.Arc(sx, sy, 9, thickness=2, color=colour, batch=self.batch, group=groups[5]))
