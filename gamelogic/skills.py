@@ -36,7 +36,7 @@ def raised(level: float, succeeded: bool = True) -> float:
 
 def hit_chance(level: float) -> float:
     """Chance that an attack at this level lands: 40% for a novice, 95% for a master."""
-    return 0.40 + 0.55 * min(max(level, 0.0), SKILL_CAP) / SKILL_CAP
+    return round(0.40 + 0.55 * min(max(level, 0.0), SKILL_CAP) / SKILL_CAP, 6)
 
 
 def damage(weapon_damage: int, level: float, rng: random.Random) -> int:

@@ -1,0 +1,203 @@
+"""The World's rules with real ObjectSpaces and messages, no sockets (tests/game/region.py)."""
+
+import math
+
+from region import PhysicalRegion, Region
+
+from gamelogic.character import MAX_HEALTH, Character
+from gamelogic.operations import Death, Disappear, Hit, Info, Moves, Perceive, Set, Sight, Sound, Stats
+from gamelogic.world import AI_SILENCE, RESPAWN_DELAY
+
+
+def sighted(region, body):
+    return {m.entity["guid"] for m in region.take(Sight, to=body.conn)}
+
+
+def test_a_player_sees_what_comes_into_view_and_is_told_when_it_leaves():
+    r = Region()
+    ann = r.player("Ann", (20.0, 20.0))
+    pig = r.npc("pig", (30.0, 20.0))
+    r.tick()
+    seen = sighted(r, ann)
+    assert pig.guid in seen
+    assert r.world.by_wid["hut"] not in seen  # 113 m away: beyond the 60 m view
+    r.world.teleport(pig.guid, 150.0, 20.0)
+    r.tick()
+    assert [pig.guid] == [m.target for m in r.take(Disappear, to=ann.conn)]
+    r.world.teleport(ann.guid, 25.0, 25.0)
+    r.tick()
+    (moves,) = r.take(Moves, to=ann.conn)
+    assert [ann.guid, 25.0, 25.0] == moves.updates[-1][:3]  # a player's own moves come back to it
+
+
+def test_markers_are_seen_by_designers_only():
+    r = Region()
+    ann = r.player("Ann", (45.0, 45.0))
+    dora = r.player("Dora", (45.0, 46.0), designer=True)
+    r.tick()
+    spawn = r.world.by_wid["spawn"]
+    assert spawn not in sighted(r, ann)
+    assert spawn in sighted(r, dora)
+
+
+def test_a_shut_door_hides_the_room_until_someone_opens_it():
+    r = Region()
+    door = r.world.bodies[r.world.by_wid["hut.door"]]
+    ann = r.player("Ann", (100.0, 93.0))  # outside, by the door in the south wall
+    pig = r.npc("pig", (100.0, 101.0))  # inside the hut
+    r.tick()
+    seen = sighted(r, ann)
+    assert door.guid in seen and pig.guid not in seen
+    assert "ok: the door is open" == r.world.touch(ann, door)
+    r.tick()
+    assert [{"open": True}] == [m.props for m in r.take(Set, to=ann.conn)]
+    assert pig.guid in sighted(r, ann)
+    r.world.touch(ann, door)
+    r.tick()
+    assert pig.guid in [m.target for m in r.take(Disappear, to=ann.conn)]
+
+
+def test_talk_is_heard_nearby_and_only_muffled_through_a_shut_door():
+    r = Region()
+    door = r.world.bodies[r.world.by_wid["hut.door"]]
+    inside = r.player("In", (100.0, 103.0))
+    near = r.player("Near", (100.0, 92.0))  # 11 m away, outside the shut door
+    far = r.player("Far", (130.0, 130.0))
+    r.tick()
+    r.take()
+    r.world.sound(inside, "talk", "hello?")
+    heard = {m.to for m in r.take(Sound)}
+    assert inside.conn in heard and near.conn not in heard and far.conn not in heard
+    r.world.set_door(door, True)
+    r.take()
+    r.world.sound(inside, "talk", "hello!")
+    heard = {m.to for m in r.take(Sound)}
+    assert near.conn in heard and far.conn not in heard
+
+
+def fight_to_the_death(r, attacker, target, level=100.0):
+    for _ in range(200):
+        if target.guid not in r.world.bodies:
+            return
+        r.world.melee(attacker, target, weapon_damage=12, reach=2.5, level=level, what="sword")
+        r.tick()
+    raise AssertionError("the target never died")
+
+
+def test_blows_hurt_kill_and_leave_a_corpse_whose_loot_can_be_taken_and_sold():
+    r = Region()
+    ann = r.player("Ann", (20.0, 20.0))
+    pig = r.npc("pig", (21.5, 20.0))
+    trader = r.npc("trader", (22.5, 21.5))
+    r.tick()
+    r.take()
+    fight_to_the_death(r, ann, pig)
+    hits = r.take(Hit, to=ann.conn)
+    assert hits and [h.health for h in hits] == sorted((h.health for h in hits), reverse=True)
+    assert 0 == hits[-1].health
+    (death,) = r.take(Death, to=ann.conn)
+    assert pig.guid == death.target and ann.guid == death.killer
+    corpse = r.world.bodies[death.corpse]
+    assert "corpse" == corpse.cls and [["ham", 1]] == corpse.items
+    assert "ok: you take 1 ham" == r.world.touch(ann, corpse)
+    r.tick()  # the Give reaches the character's space
+    character = ann.obj
+    assert isinstance(character, Character)
+    assert 1 == character.inventory.count("ham")
+    assert "ok: the trader pays 3 coins for 1 ham" == r.world.touch(ann, trader)
+    assert 3 == character.coins and 0 == character.inventory.count("ham")
+    r.tick()
+    assert 3 == r.take(Stats, to=ann.conn)[-1].state["coins"]
+
+
+def test_out_of_reach_is_no_blow():
+    r = Region()
+    ann = r.player("Ann", (20.0, 20.0))
+    pig = r.npc("pig", (30.0, 20.0))
+    assert r.world.melee(ann, pig, weapon_damage=12, reach=2.5, level=50.0, what="sword") is None
+
+
+def test_a_pig_led_to_the_trader_is_bought_and_paid_for():
+    r = Region()
+    ann = r.player("Ann", (20.0, 20.0))
+    pig = r.npc("pig", (21.0, 20.0))
+    trader = r.npc("trader", (22.0, 21.0))
+    assert "ok: the pig follows you" == r.world.touch(ann, pig)
+    r.world.on_act([[trader.guid, "buy", pig.guid]])
+    assert pig.guid not in r.world.bodies
+    r.tick()  # the Give reaches the character's space
+    assert 10 == ann.obj.coins
+    assert any("buys your pig" in m.text for m in r.take(Info, to=ann.conn))
+
+
+def test_a_dead_player_rises_at_the_bind_point_with_full_health():
+    r = Region()
+    ann = r.player("Ann", (20.0, 20.0))
+    wolf = r.npc("wolf", (21.0, 20.0))
+    r.tick()
+    for _ in range(400):
+        r.world.melee(wolf, ann, weapon_damage=30, reach=2.0, level=100.0, what="bite")
+        r.tick()
+        if r.take(Death, to=ann.conn):
+            break
+    else:
+        raise AssertionError("Ann never died")
+    assert ann.health == 0 and ann.dead_until > r.world.now
+    r.tick(int(RESPAWN_DELAY / 0.05) + 2)
+    assert MAX_HEALTH == ann.health == ann.obj.health
+    assert math.hypot(ann.pos[0] - 40.0, ann.pos[1] - 40.0) <= 2.0
+
+
+def test_npcs_act_on_their_brains_and_stand_still_when_the_brains_go_quiet():
+    r = Region(ai=12345)
+    pig = r.npc("pig", (20.0, 20.0))
+    r.tick(5)
+    perceived = r.take(Perceive)
+    assert perceived and pig.guid in [row[0] for row in perceived[-1].npcs]
+    r.world.on_act([[pig.guid, "move", 1.0, 0.5], [999, "move", 1.0, 1.0], [pig.guid, "fly"], "junk"])
+    assert (1.0, 0.5) == pig.intent
+    r.tick(int(AI_SILENCE / 0.05) + 2)
+    assert (0.0, 0.0) == pig.intent
+
+
+def test_the_same_inputs_give_the_same_messages():
+    def run():
+        r = Region(seed=9)
+        ann = r.player("Ann", (20.0, 20.0))
+        wolf = r.npc("wolf", (21.0, 20.0))
+        for _ in range(30):
+            r.world.melee(ann, wolf, weapon_damage=12, reach=2.5, level=30.0, what="sword")
+            r.tick()
+        return [tuple(m) for m in r.out]
+
+    assert run() == run()
+
+
+# -- with physics ------------------------------------------------------------------------------------
+
+
+def test_walking_is_resolved_by_physics_and_walls_stop_it():
+    r = PhysicalRegion()
+    ann = r.player("Ann", (100.0, 80.0))
+    r.tick(2)
+    r.world.move(ann.guid, 0.0, 6.0)  # north, into the hut's south wall at y = 95 (the door is shut)
+    r.tick(80)
+    assert 93.0 < ann.pos[1] < 95.0
+    r.world.move(ann.guid, -6.0, 0.0)
+    r.tick(20)
+    assert ann.pos[0] < 95.5  # free to walk along the wall
+
+
+def test_an_arrow_at_a_pig_hits_it_and_one_at_a_pig_behind_a_wall_misses():
+    r = PhysicalRegion()
+    ann = r.player("Ann", (60.0, 60.0))
+    pig = r.npc("pig", (75.0, 60.0))
+    r.tick(5)
+    assert r.world.shoot(ann, pig, weapon_damage=10, reach=40.0, level=100.0)
+    for _ in range(40):
+        r.tick()
+        if pig.health < pig.max_health:
+            break
+    assert pig.health < pig.max_health
+    hits = r.take(Hit, to=ann.conn)
+    assert hits and "arrow" == hits[0].what
