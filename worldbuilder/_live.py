@@ -299,6 +299,7 @@ class LiveWorld:
                     continue
                 if command is None:
                     notes.append(f"{edit.describe()}: not a world-file entity")
+                    edit.exported = True  # nothing of it ever goes in the file: said once
                     continue
                 command.apply(doc.world)  # later edits see this one's result
                 commands.append(command)
