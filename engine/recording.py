@@ -21,7 +21,8 @@ edge module names and Guids, and the pipes. The start of the node (module
 
 Records are msgpack arrays ``[kind, tick, readings, inputs, outputs, extra]``
 with ``kind`` 0 (start), 1 (tick), 2 (stop); ``inputs`` and ``outputs`` are
-``[[pipe_index, [message, ...]], ...]``. They go through a
+``[[pipe_index, [message, ...]], ...]``. Each is written packed inside
+``[crc32, bytes]``, so a damaged record is found, not replayed. They go through a
 :class:`~engine.pipes.recorder.SegmentWriter`: rotating files, a bound on
 the total, and a full disk stops the recording (logged) while the node goes
 on serving::
@@ -37,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -176,8 +178,8 @@ class NodeRecorder:
     def _on_tick_end(self, engine: Engine, duration: float) -> None:
         if self._phase != KIND_TICK:
             return
-        self._write(KIND_TICK, engine.tick - 1, None)
-        self.ticks_recorded += 1
+        if self._write(KIND_TICK, engine.tick - 1, None):
+            self.ticks_recorded += 1
 
     def close(self) -> None:
         """Write the stop record (what modules read and sent while stopping) and close the files."""
@@ -189,24 +191,28 @@ class NodeRecorder:
         self._detach()
         self.writer.close()
 
-    def _write(self, kind: int, tick: int, extra: Any) -> None:
+    def _write(self, kind: int, tick: int, extra: Any) -> bool:
+        """Write one record; False (and the recording stops) if it could not be written."""
         readings, self.clock.readings = self.clock.readings, []
         inputs, self._in = self._in, []
         outputs, self._out = self._out, []
         if self.writer.stopped is not None:
-            return
+            return False
         try:
-            data = self._packer.pack((kind, tick, readings, inputs, outputs, extra))
+            payload = self._packer.pack((kind, tick, readings, inputs, outputs, extra))
+            data = self._packer.pack((zlib.crc32(payload), payload))
         except (TypeError, ValueError, OverflowError) as exc:
             self.writer.stop(f"a message at tick {tick} cannot be recorded: {exc}")
             self._detach()
-            return
+            return False
         if not self.writer.write(data):
             self._detach()
-            return
+            return False
         self.writer.flush()  # a killed node loses at most the tick being written
         if self.writer.stopped is not None:
             self._detach()
+            return False
+        return True
 
     def _detach(self) -> None:
         """Stop taking notes: taps off, clock readings no longer kept."""
@@ -283,7 +289,7 @@ def read_ticks(directory: str | Path, meta: RecordingMeta,
     for count, item in enumerate(read_segments(directory, ends)):
         try:
             record = _tick_record(item, meta)
-        except (TypeError, ValueError, IndexError) as exc:
+        except (TypeError, ValueError, IndexError, msgpack.UnpackException) as exc:
             if end is not None:
                 end.append(SegmentEnd(count, None, f"record {count} is not a tick record: {exc}"))
             return
@@ -300,7 +306,11 @@ def read_ticks(directory: str | Path, meta: RecordingMeta,
 
 
 def _tick_record(item: Any, meta: RecordingMeta) -> TickRecord:
-    kind, tick, readings, inputs, outputs, extra = item
+    crc, payload = item
+    if type(payload) is not bytes or zlib.crc32(payload) != crc:
+        raise ValueError("its checksum does not match (the recording is corrupt here)")
+    kind, tick, readings, inputs, outputs, extra = msgpack.unpackb(payload, raw=False,
+                                                                   strict_map_key=False)
     if kind not in (KIND_START, KIND_TICK, KIND_STOP) or type(tick) is not int:
         raise ValueError(f"kind {kind!r}, tick {tick!r}")
     names = meta.pipes

@@ -20,6 +20,7 @@ difference too: it is how a change in control flow shows up first.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import attrs
 import msgpack
 
-from engine.codec.bach import dumps
+from engine.codec.bach import dumps, dumps_value
 from engine.codec.binary import DecodeError, decode_values
 from engine.engine import Engine
 from engine.guid import format_guid
@@ -43,6 +44,7 @@ __all__ = ["FEEDER_KIND", "Divergence", "ReplayClock", "ReplayFeeder", "ReplayRe
            "describe_spaces", "replay_spec"]
 
 FEEDER_KIND = "replay_feeder"
+_SHOWN_PER_SPACE = 12
 _OBJECT_MASK = (1 << 20) - 1
 
 
@@ -327,11 +329,10 @@ def _side_by_side(rec: Any, rep: Any) -> list[str]:
     def fields(m: Any) -> list[tuple[str, str]]:
         if not isinstance(m, Message):
             return []
-        names = ["type", "to", "frm", *(f.name for f in m.fields)]
-        values = [type(m).bach_name, format_guid(m[1]), format_guid(m[2]), *m[3:]]
-        from engine.codec.bach import dumps_value
-        return [(n, v if isinstance(v, str) and n in ("type", "to", "frm") else _value(dumps_value, v))
-                for n, v in zip(names, values, strict=False)]
+        out = [("type", type(m).bach_name)]
+        for f, v in zip(m.fields, m[1:], strict=False):
+            out.append((f.name, format_guid(v) if f.name in ("to", "frm") else _value(dumps_value, v)))
+        return out
     a, b = dict(fields(rec)), dict(fields(rep))
     keys = list(dict.fromkeys([*a, *b]))
     width = max([len(a.get(k, "")) for k in keys] + [8])
@@ -362,11 +363,15 @@ def describe_spaces(engine: Engine) -> str:
                      f"at tick {engine.tick}")
         for space in spaces:
             objs = list(space)
-            lines.append(f"  space {space.space_id}: {len(objs)} objects")
-            for obj in objs:
+            classes = Counter(type(o).__name__ for o in objs)
+            lines.append(f"  space {space.space_id}: {len(objs)} objects ("
+                         + ", ".join(f"{n} {c}" for c, n in sorted(classes.items())) + ")")
+            for obj in objs[:_SHOWN_PER_SPACE]:
                 guid = getattr(obj, "guid", None)
                 where = format_guid(guid) if isinstance(guid, int) else "?"
                 lines.append(f"    {where:<16} {type(obj).__name__:<14} {_brief(obj)}")
+            if len(objs) > _SHOWN_PER_SPACE:
+                lines.append(f"    ... and {len(objs) - _SHOWN_PER_SPACE} more")
     return "\n".join(lines) if lines else "no ObjectSpace hosts on this node"
 
 
@@ -374,6 +379,7 @@ def _brief(obj: Any) -> str:
     state = getattr(obj, "__dict__", None)
     if not state:
         return ""
-    shown = {k: v for k, v in state.items() if not k.startswith("_") and type(v) in (int, float, str, bool)}
+    shown = {k: v for k, v in state.items()
+             if not k.startswith("_") and k != "guid" and type(v) in (int, float, str, bool)}
     text = ", ".join(f"{k}={v!r}" for k, v in list(shown.items())[:6])
     return text[:100]

@@ -60,7 +60,8 @@ def replay(directory: str | Path, *, until: int | None = None,
     return result, engine
 
 
-def run_replay(directory: str, *, until: int | None = None, out: TextIO = sys.stdout) -> int:
+def run_replay(directory: str, *, until: int | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     started = time.perf_counter()
     try:
         result, engine = replay(directory, until=until)

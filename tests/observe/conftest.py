@@ -1,0 +1,8 @@
+"""Fixtures for the observability tests; ``observe_support`` importable under importlib mode."""
+
+import sys
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
