@@ -118,6 +118,23 @@ class BoxTable:
             xy[caps[chosen]] = moved[chosen]
         return xy
 
+    def near(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """True where a box may be within ``_REACH`` of the segment start -> end (conservative).
+
+        The corners of the segment's bounding rectangle are looked up; a
+        segment longer than a cell is always near.
+        """
+        if self._keys.size == 0:
+            return np.zeros(len(start), bool)
+        a = np.floor(start / self.cell).astype(np.int64)
+        b = np.floor(end / self.cell).astype(np.int64)
+        out = np.any(np.abs(end - start) >= self.cell, axis=1)
+        for gx, gy in ((a[:, 0], a[:, 1]), (b[:, 0], b[:, 1]), (a[:, 0], b[:, 1]), (b[:, 0], a[:, 1])):
+            keys = _key(gx, gy)
+            at = np.minimum(np.searchsorted(self._keys, keys), self._keys.size - 1)
+            out |= self._keys[at] == keys
+        return out
+
     def _pairs(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(capsule index, box index) for every box listed in the grid cell of each capsule."""
         if self._keys.size == 0:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.physics._boxes import BoxTable
+from engine.physics._boxes import _REACH, BoxTable
 
 RayFn = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 """``rays(starts (k,3), ends (k,3), mask) -> (fraction, body, point, normal)``; body -1: no hit."""
@@ -135,10 +135,19 @@ def move(caps: Capsules, rays: RayFn, *, dt: float, gravity: float, step_height:
 
     # 2. walls (only static boxes stop a capsule sideways; the terrain is rule 3)
     ray_z = pos[:, 2] + np.minimum(step_height + skin, np.maximum(h - skin, 0.0))
-    disp = _sweep(pos[:, :2], ray_z, d, r, skin, rays, wall_mask)
+    disp = d.copy()
     if boxes is not None and len(boxes):
-        # a box corner between two rays: push the capsule out of it exactly
-        disp = boxes.push_out(pos[:, :2] + disp, pos[:, 2], r, h, step_height, skin) - pos[:, :2]
+        # only capsules with a box near their path sweep for walls (rays cost; most meet none)
+        near = np.flatnonzero(boxes.near(pos[:, :2], pos[:, :2] + d) & (r + skin <= _REACH))
+        far_reach = np.flatnonzero(r + skin > _REACH)  # too wide for the grid's reach: always sweep
+        sweep = np.union1d(near, far_reach)
+        if sweep.size:
+            disp[sweep] = _sweep(pos[sweep, :2], ray_z[sweep], d[sweep], r[sweep], skin, rays, wall_mask)
+            # a box corner between two rays: push the capsule out of it exactly
+            disp[sweep] = boxes.push_out(pos[sweep, :2] + disp[sweep], pos[sweep, 2], r[sweep], h[sweep],
+                                         step_height, skin) - pos[sweep, :2]
+    elif boxes is None:
+        disp = _sweep(pos[:, :2], ray_z, d, r, skin, rays, wall_mask)
     dist = np.hypot(disp[:, 0], disp[:, 1])
 
     # 4a. the vertical: jumps start, the airborne fall
