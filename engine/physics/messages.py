@@ -192,7 +192,7 @@ class ProjectilesExpired(Message, type_id=161):
 
     world: int
     tick: int
-    projectiles: list[int]
+    projectiles: list[Guid]
 
 
 class PhysicsSceneMissing(Message, type_id=162):

@@ -6,7 +6,7 @@ import math
 import pytest
 from physics_support import WORLD, capsule, scene_messages
 
-from engine.codec import decode_batch, encode_batch
+from engine.codec import bach, decode_batch, encode_batch
 from engine.guid import WellKnown, make, module_guid
 from engine.modules.physics import PhysicsModule
 from engine.physics import messages as pm
@@ -178,6 +178,7 @@ def test_every_physics_message_crosses_the_wire_unchanged():
                 ProjectilesExpired(o, p, WORLD, 12, [make(NODE, 6, 2)]), PhysicsSceneMissing(o, p, WORLD, 3)]
     assert set(pm.__all__) - {"BODY_KINDS"} == {type(m).__name__ for m in messages}
     assert messages == decode_batch(encode_batch(messages), max_bytes=1 << 24)
+    assert messages == [bach.loads(bach.dumps(m)) for m in messages]  # and snoop prints them
     assert all(150 <= type(m).type_id < 170 for m in messages)
 
 
