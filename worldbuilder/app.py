@@ -649,7 +649,9 @@ class WorldbuilderApp:
         self._closed = True
         if self.link is not None:
             self.link.close()
-        self.window.close()
+        self.window.has_exit = True  # closed by run() once the event loop is out of this handler
+        if pyglet.app.event_loop.is_running:
+            pyglet.app.exit()
         return True
 
     def on_close(self) -> Any:
@@ -678,4 +680,6 @@ def run(path: str | Path | None = None, *, live: str | None = None, account: str
     app = WorldbuilderApp(doc, window, link=link)
     pyglet.clock.schedule_interval(app.tick, 1 / 30)
     pyglet.app.run()
+    if window.context is not None:
+        window.close()
     return 0
