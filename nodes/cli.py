@@ -6,6 +6,7 @@
     spenefett top [--gld ADDR] [--once]
     spenefett snoop NODE PIPE [--type NAME] [--guid G]
     spenefett replay DIR [--until TICK]
+    spenefett worldbuilder [WORLD_FILE] [--live HOST:PORT --account NAME --password PW]
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("dir", help="the directory given to `spenefett node --record`")
     replay.add_argument("--until", type=int, metavar="TICK",
                         help="stop after this tick and print the ObjectSpaces")
+
+    builder = sub.add_parser("worldbuilder", help="the designers' world editor (a window)")
+    builder.add_argument("world", nargs="?", help="world file (default: the demo world)")
+    builder.add_argument("--live", metavar="HOST:PORT", help="also edit a running cluster (its login node)")
+    builder.add_argument("--account", help="live: a designer account")
+    builder.add_argument("--password", help="live: its password (default: $SPENEFETT_PASSWORD)")
+    builder.add_argument("--character", help="live: the character to enter as (default: the first)")
     return parser
 
 
@@ -102,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().setLevel(logging.WARNING)
         from nodes.replay import run_replay
         return run_replay(args.dir, until=args.until)
+    if args.command == "worldbuilder":
+        import os
+
+        from worldbuilder.app import run
+        password = args.password if args.password is not None else os.environ.get("SPENEFETT_PASSWORD")
+        return run(args.world, live=args.live, account=args.account, password=password,
+                   character=args.character)
     return 2
 
 
