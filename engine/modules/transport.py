@@ -27,6 +27,7 @@ tick loops included, for metrics).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,7 @@ from engine.control import (
     Directory,
     Forwarded,
     Heartbeat,
+    NodeHello,
     PeerDown,
     PeerUp,
     Ping,
@@ -52,6 +54,8 @@ from engine.modules._module import Module
 from engine.pipes import PipeFullError
 
 _NODE_SHIFT = 48
+_KEEPALIVE = (Heartbeat, NodeHello)
+"""What still goes to a seed peer declared dead, so that it hears from us when it is back."""
 _MAX_FRAMES_PER_TICK = 10_000
 _MAX_BATCH_BYTES = 256 << 20
 _MAX_BATCH_MESSAGES = 2_000_000
@@ -300,8 +304,13 @@ class TransportModule(Module):
                 self._unknown[node] = (first, held)
                 continue
             if not peer.alive:
-                self._fail([m for m in messages if type(m) is not Heartbeat],
+                self._fail([m for m in messages if type(m) not in _KEEPALIVE],
                            f"node {node} is dead (silent for over {self.dead_after:g} s)")
+                if peer.static:  # a seed (the GLD) is never given up: it must hear us when it is back
+                    keep = [m for m in messages if type(m) in _KEEPALIVE]
+                    if keep:
+                        with contextlib.suppress(zmq.Again):
+                            peer.socket.send(encode_batch(keep), zmq.NOBLOCK)  # type: ignore[union-attr]
                 continue
             if peer.pending:
                 messages = peer.pending + messages

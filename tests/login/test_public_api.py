@@ -6,6 +6,7 @@ from pathlib import Path
 import engine.login as login
 from engine.login import messages
 from engine.messages import REGISTRY
+from gamelogic.operations import CLIENT_ACTIONS
 
 
 def test_every_public_name_is_exported_exactly_once():
@@ -26,7 +27,9 @@ def test_login_messages_use_only_their_engine_type_ids():
 
 def test_clients_may_send_only_requests_and_the_stacks_agree():
     nodes = Path(__file__).resolve().parents[2] / "nodes"
-    stacks = (("login.toml", messages.CLIENT_TO_LOGIN), ("gamelogic.toml", messages.CLIENT_TO_WORLD))
+    world = messages.CLIENT_TO_WORLD + CLIENT_ACTIONS  # the login flow's, then the demo game's
+    stacks = (("login.toml", messages.CLIENT_TO_LOGIN), ("gamelogic.toml", world),
+              ("gamelogic-split.toml", world))
     for stack, allowed in stacks:
         spec = tomllib.loads((nodes / stack).read_text())
         (pipe,) = [p for p in spec["pipe"] if p["from"] == "net"]

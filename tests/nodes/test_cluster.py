@@ -181,4 +181,5 @@ def test_a_bad_stack_file_names_the_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "nodes.cli", "node", "gld", "--id", "1", "--stack",
                              str(bad)], cwd=REPO, capture_output=True, text=True, timeout=30)
     assert 2 == result.returncode
-    assert "bad.toml:20: module[2].kind: unknown module kind 'gdl'" in result.stderr
+    line = bad.read_text().splitlines().index('kind = "gdl"') + 1
+    assert f"bad.toml:{line}: module[2].kind: unknown module kind 'gdl'" in result.stderr
