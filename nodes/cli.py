@@ -6,6 +6,7 @@
     spenefett top [--gld ADDR] [--once]
     spenefett snoop NODE PIPE [--type NAME] [--guid G]
     spenefett replay DIR [--until TICK]
+    spenefett bots N [--scenario wander|fight|chat] [--login ADDR] [--seconds S]
     spenefett worldbuilder [WORLD_FILE] [--live HOST:PORT --account NAME --password PW]
 """
 
@@ -66,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--until", type=int, metavar="TICK",
                         help="stop after this tick and print the ObjectSpaces")
 
+    bots = sub.add_parser("bots", help="N headless players that log in and play the demo game")
+    bots.add_argument("count", type=int, metavar="N", help="how many bots")
+    bots.add_argument("--scenario", default="wander", choices=("wander", "fight", "chat"))
+    bots.add_argument("--login", default="127.0.0.1:7001", help="the login node's client address")
+    bots.add_argument("--seconds", type=float, default=30.0, help="how long they play once all are in")
+    bots.add_argument("--seed", type=int, help="seed of the bots' choices (default: the process id)")
+
     builder = sub.add_parser("worldbuilder", help="the designers' world editor (a window)")
     builder.add_argument("world", nargs="?", help="world file (default: the demo world)")
     builder.add_argument("--live", metavar="HOST:PORT", help="also edit a running cluster (its login node)")
@@ -81,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "node":
         from nodes.runner import NodeConfigError, parse_overrides, run_node
+        if args.record:
+            from nodes.recording import pin_hash_seed
+            pin_hash_seed(sys.argv[1:] if argv is None else argv)
         try:
             overrides = parse_overrides(args.set)
         except NodeConfigError as exc:
@@ -109,7 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay":
         logging.getLogger().setLevel(logging.WARNING)
         from nodes.replay import run_replay
-        return run_replay(args.dir, until=args.until)
+        return run_replay(args.dir, until=args.until, argv=sys.argv[1:] if argv is None else argv)
+    if args.command == "bots":
+        logging.getLogger().setLevel(logging.WARNING)
+        from nodes.bots import run_bots
+        report = run_bots(args.count, args.login, scenario=args.scenario, seconds=args.seconds,
+                          seed=args.seed)
+        print("\n".join(report.lines()))
+        return 0 if report.in_world else 1
     if args.command == "worldbuilder":
         import os
 
