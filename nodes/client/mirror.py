@@ -18,7 +18,7 @@ When the server's position arrives it is compared with where the
 prediction was ``lag`` seconds ago (the server answers a move that late);
 the difference shifts the prediction, and what is drawn glides to it over
 ``correction_time`` instead of jumping (beyond ``snap_distance`` it jumps:
-a respawn or a teleport).
+a respawn or a teleport; under ``dead_zone`` it is arrival jitter, ignored).
 
 Bad input is counted in :attr:`WorldMirror.counts` and otherwise ignored:
 a Moves entry for an entity never seen, a malformed Sight, an unknown
@@ -104,12 +104,14 @@ class WorldMirror:
     """The client's copy of the world; see the module docstring."""
 
     def __init__(self, classes: ClassTree | None = None, *, render_delay: float = 0.1, lag: float = 0.15,
-                 correction_time: float = 0.3, snap_distance: float = 6.0, log_size: int = 200):
+                 correction_time: float = 0.3, snap_distance: float = 6.0, dead_zone: float = 0.2,
+                 log_size: int = 200):
         self.classes = classes if classes is not None else ClassTree.load()
         self.render_delay = render_delay
         self.lag = lag
         self.correction_time = correction_time
         self.snap_distance = snap_distance
+        self.dead_zone = dead_zone
         self.me = 0
         """The player's avatar Guid (0 until EnteredWorld)."""
         self.entities: dict[int, Entity] = {}
@@ -286,8 +288,8 @@ class WorldMirror:
         if math.hypot(ex, ey) > self.snap_distance:
             self._snap(x, y, z)
             return
-        if abs(ex) < 1e-3 and abs(ey) < 1e-3:
-            return
+        if math.hypot(ex, ey) < self.dead_zone:
+            return  # arrival jitter, not a disagreement
         p = self._pred
         p[0] += ex
         p[1] += ey
@@ -324,14 +326,15 @@ class WorldMirror:
     # -- handlers --------------------------------------------------------------------------------
 
     def _entered(self, m: EnteredWorld, now: float) -> None:
-        self.clear()
+        # no clear(): the world's Sight comes just before EnteredWorld
         self.me = int(m.avatar)
         state = m.state if isinstance(m.state, dict) else {}
         self.character = dict(state.get("character") or {})
         pos = list(self.character.get("position") or [0.0, 0.0, 0.0]) + [0.0, 0.0, 0.0]
         self._yaw = float(self.character.get("yaw", 0.0) or 0.0)
         self._server_pos = None
-        self._snap(float(pos[0]), float(pos[1]), float(pos[2]))
+        x, y = float(pos[0]), float(pos[1])
+        self._snap(x, y, self.terrain.height_at(x, y) if self.terrain is not None else float(pos[2]))
         self.log.append(LogLine(now, "system", f"{self.character.get('name', 'you')} entered the world"))
 
     def _sight(self, m: Sight, now: float) -> None:

@@ -217,3 +217,16 @@ def test_disappear_forgets_and_connection_lost_is_remembered(mirror):
     assert mirror.entity(PIG) is None and mirror.position(PIG, 0.2) is None
     mirror.apply([ConnectionLost(Guid(0), Guid(0), "server closed: shutting down")], 0.2)
     assert mirror.lost == "server closed: shutting down"
+
+
+def test_the_world_sight_may_come_before_entered_world():
+    m = WorldMirror()
+    m.apply([world_sight(), entered((10.0, 20.0, 0.0))], 0.0)
+    assert m.terrain is not None and m.me == ME
+    assert m.position(ME, 0.0)[2] == pytest.approx(m.terrain.height_at(10.0, 20.0))
+
+
+def test_jitter_under_the_dead_zone_is_no_correction(mirror):
+    mirror.predict(0.0, 0.0, 0.5)
+    mirror.apply([moves([ME, 100.1, 100.05, 0.0, 0.0])], 0.5)
+    assert mirror.counts["corrections"] == 0 and mirror.position(ME, 0.5)[:2] == (100.0, 100.0)

@@ -1,0 +1,138 @@
+"""The headless GameClient against a real cluster: the login flow, the world mirror, actions, errors."""
+
+import time
+
+import pytest
+
+from engine.login.messages import SetPosition
+from gamelogic import operations as ops
+from nodes.client.headless_game import GameClient
+from nodes.client.session import Phase
+from nodes.runner import free_tcp_port
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ANSWERED = (ops.Hit, ops.Miss)
+
+
+def _unique(prefix):
+    """``prefix`` plus letters from the clock: account and character names take letters only."""
+    n, out = time.monotonic_ns() // 1000, []
+    while n:
+        n, r = divmod(n, 26)
+        out.append(_LETTERS[r])
+    return prefix + "".join(out)
+
+
+@pytest.fixture
+def player(game_cluster):
+    seen = []
+    bot = GameClient(game_cluster.login_address, on_message=lambda m, now: seen.append(m))
+    bot.seen = seen
+    bot.play(_unique("acct"), "correct horse battery", _unique("Hero"))
+    assert bot.wait_in_world(30), bot.error
+    yield bot
+    bot.close()
+
+
+def test_play_creates_account_and_character_and_enters_a_world_it_can_see(player):
+    assert player.phase is Phase.WORLD and player.me
+    mirror = player.mirror
+    assert mirror.terrain is not None and mirror.world["size"] == [512.0, 512.0]
+    assert player.wait(lambda b: any(e.cls == "building" for e in b.mirror.entities.values()), 10)
+    assert mirror.walls(), "the buildings' walls come from the stage"
+    assert player.wait(lambda b: b.mirror.stats.get("max_health") == 100, 10)
+    assert mirror.counts["unknown_entity"] == 0
+
+
+def test_walking_moves_the_avatar_on_the_server_and_in_the_prediction(player):
+    assert player.wait(lambda b: b.mirror.my_server_position() is not None or True, 0.5)
+    x0, y0 = player.position[:2]
+    player.move(3.0, 0.0)
+    assert player.wait(lambda b: (b.mirror.my_server_position() or (x0, 0, 0))[0] > x0 + 2.0, 10)
+    player.stop()
+    server = player.mirror.my_server_position()
+    assert player.wait(lambda b: abs(b.position[0] - b.mirror.my_server_position()[0]) < 0.3, 5)
+    assert server[1] == pytest.approx(y0, abs=0.5)
+
+
+def test_chat_comes_back_through_the_gld_and_talk_is_heard(player):
+    text = _unique("hello")
+    player.chat(text)
+    assert player.wait(lambda b: any(line.text.endswith(text) and line.kind == "chat"
+                                     for line in b.mirror.log), 10)
+    player.talk("anyone here?")
+    assert player.wait(lambda b: any(line.kind == "talk" and "anyone here?" in line.text
+                                     for line in b.mirror.log), 10)
+
+
+def test_a_refused_action_comes_back_as_info_with_its_serialno(player):
+    serial = player.attack(424242)
+    assert serial > 0
+    assert player.wait(lambda b: any(isinstance(m, ops.Info) and m.refno == serial for m in b.seen), 10)
+    assert "refused" in player.mirror.log[-1].text
+
+
+def test_attacking_a_pig_hurts_it(player):
+    player.session.act(SetPosition(0, player.me, 300.0, 296.0, 0.0))  # beside the pig spawner
+    assert player.wait(lambda b: b.mirror.nearest(*b.position[:2], kind="pig") is not None, 15)
+    player.wield("sword")
+    hurt = False
+    for _ in range(40):
+        pig = player.mirror.nearest(*player.position[:2], kind="pig")
+        if pig is None:
+            player.wait(lambda b: False, 0.5)
+            continue
+        x, y = player.mirror.position(pig.guid, player.clock())[:2]
+        player.session.act(SetPosition(0, player.me, x - 1.0, y, 0.0))
+        player.wait(lambda b: False, 0.3)
+        player.attack(pig.guid)
+        if player.wait(lambda b: any(isinstance(m, _ANSWERED) and m.attacker == b.me for m in b.seen), 1.2):
+            hurt = any(isinstance(m, ops.Hit) and m.attacker == player.me for m in player.seen)
+            if hurt:
+                break
+    assert hurt, [line.text for line in player.mirror.log][-8:]
+    assert any(e.kind == "hit" for e in player.mirror.take_events())
+
+
+def test_leaving_the_world_returns_to_the_character_list(player):
+    player.leave()
+    assert player.wait(lambda b: b.phase is Phase.CHARACTERS, 15), player.error
+    assert player.session.characters and player.mirror.me == 0
+    player.session.enter(player.session.characters[0][0])
+    assert player.wait_in_world(15)
+
+
+def test_a_wrong_password_is_an_error_for_a_person(game_cluster):
+    name = _unique("acct")
+    bot = GameClient(game_cluster.login_address)
+    try:
+        bot.play(name, "correct horse battery", "Someone")
+        assert bot.wait_in_world(30)
+        bot.close()
+        bot = GameClient(game_cluster.login_address)
+        assert bot.wait(lambda b: b.phase is Phase.LOGIN, 5)
+        bot.session.login(name, "wrong password entirely")
+        assert bot.wait(lambda b: bool(b.error), 10)
+        assert bot.phase is Phase.LOGIN and "password" in bot.error
+    finally:
+        bot.close()
+
+
+def test_a_taken_character_name_is_an_error(game_cluster, player):
+    taken = player.mirror.stats.get("name") or player.mirror.character.get("name")
+    bot = GameClient(game_cluster.login_address)
+    try:
+        bot.play(_unique("acct"), "correct horse battery", taken)
+        assert bot.wait(lambda b: bool(b.error), 15)
+        assert "taken" in bot.error and not bot.in_world
+    finally:
+        bot.close()
+
+
+def test_no_server_means_offline_with_the_reason_and_retries():
+    bot = GameClient(f"127.0.0.1:{free_tcp_port()}")
+    try:
+        assert bot.wait(lambda b: b.phase is Phase.OFFLINE, 10)
+        assert "login server" in bot.error and "retrying" in bot.session.status
+    finally:
+        bot.close()
