@@ -246,6 +246,9 @@ class PhysicsModule(Module):
         if world.owner != msg.frm:
             self._refuse("not_owner", msg, f"only the owner steps world {msg.world}")
             return
+        if type(msg.tick) is not int:
+            self._refuse("malformed", msg, f"tick must be an int, got {msg.tick!r:.40}")
+            return
         result = world.scene.step()
         self.steps += 1
         ident, tick, me = msg.world, msg.tick, self.guid

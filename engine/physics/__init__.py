@@ -14,7 +14,8 @@ are in :mod:`engine.physics.messages`. See docs/physics.md.
 >>> scene.close()
 """
 
+from engine.physics._checks import BodyRefused
 from engine.physics._config import SceneConfig, SceneError
-from engine.physics._scene import BodyRefused, PhysicsScene, StepResult
+from engine.physics._scene import PhysicsScene, StepResult
 
 __all__ = ["BodyRefused", "PhysicsScene", "SceneConfig", "SceneError", "StepResult"]

@@ -33,9 +33,10 @@ import pybullet
 
 from engine.physics import _capsules
 from engine.physics._boxes import BoxTable
+from engine.physics._checks import MAX_COORD, MAX_SIZE, BodyRefused, box_row, check_guid, check_number, vector
 from engine.physics._config import SceneConfig, SceneError
 
-__all__ = ["BodyRefused", "PhysicsScene", "StepResult"]
+__all__ = ["PhysicsScene", "StepResult"]
 
 _RAY = 1  # rays belong to group 1: a body is seen by rays only if its mask has this bit
 TERRAIN, STATIC, CAPSULE, LOOSE, PROJECTILE = 2, 4, 8, 16, 32
@@ -47,16 +48,6 @@ _UPRIGHT = (0.0, 0.0, 0.0, 1.0)
 _PARKING = (0.0, 0.0, -1e6)
 _ARROW_MASS = 0.1
 _MAX_GRID = 1 << 24
-_MAX_COORD = 1e7
-_MAX_SIZE = 1e4
-
-
-class BodyRefused(SceneError):
-    """A body request refused; ``reason`` is a short word counted by the module."""
-
-    def __init__(self, reason: str, text: str):
-        super().__init__(text)
-        self.reason = reason
 
 
 @attrs.frozen(slots=True)
@@ -147,10 +138,10 @@ class PhysicsScene:
                 raise SceneError(f"terrain {name} must be an int in 2..16384, got {value!r}")
         if nx * ny > _MAX_GRID:
             raise SceneError(f"terrain of {nx} x {ny} has more than {_MAX_GRID} points")
-        _check_number("terrain cell_size", cell_size, 1e-3, _MAX_SIZE)
+        check_number("terrain cell_size", cell_size, 1e-3, MAX_SIZE)
         ox, oy = origin
-        _check_number("terrain origin_x", ox, -_MAX_COORD, _MAX_COORD)
-        _check_number("terrain origin_y", oy, -_MAX_COORD, _MAX_COORD)
+        check_number("terrain origin_x", ox, -MAX_COORD, MAX_COORD)
+        check_number("terrain origin_y", oy, -MAX_COORD, MAX_COORD)
         if isinstance(heights, (bytes, bytearray, memoryview)):
             if len(heights) != nx * ny * 4:
                 raise SceneError(f"terrain heights hold {len(heights)} bytes; {nx} x {ny} float32 "
@@ -190,7 +181,7 @@ class PhysicsScene:
 
     def set_boxes(self, rows: Sequence[Sequence[Any]], replace: bool = False) -> None:
         """Add or replace static boxes ``[id, cx, cy, cz, hx, hy, hz, yaw]``; all rows are checked first."""
-        boxes = [_box_row(row, i) for i, row in enumerate(rows)]
+        boxes = [box_row(row, i) for i, row in enumerate(rows)]
         if len({b[0] for b in boxes}) != len(boxes):
             raise SceneError("static boxes: an id appears twice in one message")
         if replace:
@@ -245,20 +236,20 @@ class PhysicsScene:
         Raises BodyRefused (the scene unchanged) for bad values, or an entity
         of another owner.
         """
-        _check_guid("entity", entity)
-        x, y, z = _vector("position", pos, _MAX_COORD)
-        _check_number("radius", radius, 1e-3, 100.0)
-        _check_number("height", height, 0.0, 1000.0)
+        check_guid("entity", entity)
+        x, y, z = vector("position", pos, MAX_COORD)
+        check_number("radius", radius, 1e-3, 100.0)
+        check_number("height", height, 0.0, 1000.0)
         if kind == "projectile":
             self.spawn_projectile(entity, owner, 0, (x, y, z), vel, self.config.projectile_lifetime,
                                   radius)
             return
         if kind not in ("capsule", "loose"):
             raise BodyRefused("malformed", f"body kind must be capsule, loose or projectile, got {kind!r}")
-        _check_number("max_speed", max_speed, 0.0, self.config.max_intent_speed)
-        _check_number("max_slope", max_slope, 0.0, math.pi / 2 - 1e-3)
-        _check_number("mass", mass, 1e-6, 1e6)
-        velocity = _vector("velocity", vel, self.config.max_intent_speed)
+        check_number("max_speed", max_speed, 0.0, self.config.max_intent_speed)
+        check_number("max_slope", max_slope, 0.0, math.pi / 2 - 1e-3)
+        check_number("mass", mass, 1e-6, 1e6)
+        velocity = vector("velocity", vel, self.config.max_intent_speed)
         current = self.owner_of(entity)
         if current is not None and current != owner:
             raise BodyRefused("not_owner", f"entity {entity} belongs to another sender")
@@ -304,12 +295,12 @@ class PhysicsScene:
     def spawn_projectile(self, projectile: int, sender: int, owner_entity: int, pos: Sequence[float],
                          vel: Sequence[float], lifetime: float, radius: float = 0.05) -> None:
         """Launch a ballistic projectile; its hit or expiry goes to ``sender``."""
-        _check_guid("projectile", projectile)
-        _check_guid("owner", owner_entity)
-        x, y, z = _vector("position", pos, _MAX_COORD)
-        velocity = _vector("velocity", vel, self.config.max_intent_speed)
-        _check_number("lifetime", lifetime, 0.0, 3600.0)
-        _check_number("radius", radius, 1e-3, 10.0)
+        check_guid("projectile", projectile)
+        check_guid("owner", owner_entity)
+        x, y, z = vector("position", pos, MAX_COORD)
+        velocity = vector("velocity", vel, self.config.max_intent_speed)
+        check_number("lifetime", lifetime, 0.0, 3600.0)
+        check_number("radius", radius, 1e-3, 10.0)
         if projectile in self._projectiles or self.owner_of(projectile) is not None:
             raise BodyRefused("duplicate", f"projectile id {projectile} is in use")
         if len(self._projectiles) >= self.config.max_projectiles:
@@ -560,46 +551,3 @@ def _rows(caps: _capsules.Capsules, slots: np.ndarray) -> list[list[Any]]:
 def _disconnect(cid: int) -> None:
     with contextlib.suppress(pybullet.error):
         pybullet.disconnect(physicsClientId=cid)
-
-
-def _is_number(value: Any) -> bool:
-    return type(value) in (int, float)
-
-
-def _check_number(name: str, value: Any, lo: float, hi: float) -> None:
-    if not _is_number(value) or not math.isfinite(value) or not lo <= value <= hi:
-        raise BodyRefused("malformed", f"{name} must be a finite number in [{lo:g}, {hi:g}], got {value!r}")
-
-
-def _check_guid(name: str, value: Any) -> None:
-    if type(value) is not int or not 0 <= value < 1 << 64:
-        raise BodyRefused("malformed", f"{name} must be a Guid, got {value!r}")
-
-
-def _vector(name: str, value: Any, limit: float) -> tuple[float, float, float]:
-    if type(value) not in (list, tuple) or len(value) != 3:
-        raise BodyRefused("malformed", f"{name} must be three numbers, got {value!r}")
-    for v in value:
-        if not _is_number(v) or not math.isfinite(v):
-            raise BodyRefused("non_finite" if _is_number(v) else "malformed",
-                              f"{name} must be finite numbers, got {value!r}")
-        if abs(v) > limit:
-            raise BodyRefused("absurd", f"{name} {value!r} is beyond {limit:g}")
-    return float(value[0]), float(value[1]), float(value[2])
-
-
-def _box_row(row: Any, i: int) -> tuple[int, float, float, float, float, float, float, float]:
-    if type(row) not in (list, tuple) or len(row) != 8:
-        raise SceneError(f"static box {i}: want [id, cx, cy, cz, hx, hy, hz, yaw], got {row!r:.80}")
-    ident = row[0]
-    if type(ident) is not int:
-        raise SceneError(f"static box {i}: id must be an int, got {ident!r}")
-    values = row[1:]
-    if not all(_is_number(v) and math.isfinite(v) for v in values):
-        raise SceneError(f"static box {ident}: every number must be finite, got {row!r:.80}")
-    cx, cy, cz, hx, hy, hz, yaw = (float(v) for v in values)
-    if max(abs(cx), abs(cy), abs(cz)) > _MAX_COORD:
-        raise SceneError(f"static box {ident}: centre out of range")
-    if not all(0 < e <= _MAX_SIZE for e in (hx, hy, hz)):
-        raise SceneError(f"static box {ident}: half extents must be in (0, {_MAX_SIZE:g}]")
-    return ident, cx, cy, cz, hx, hy, hz, yaw
