@@ -250,6 +250,7 @@ class WorldbuilderApp:
 
     def _press(self, x: int, y: int, button: int, modifiers: int) -> None:
         self._commit_field()
+        self._refresh_panels()  # rows as they are now, even if no frame was drawn since the last change
         if self.help.visible:
             self.help.visible = False
             return

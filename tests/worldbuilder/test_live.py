@@ -181,3 +181,51 @@ def test_a_player_account_is_refused(world):
     finally:
         bot.close()
         link.close()
+
+
+def test_the_window_in_live_mode_places_a_spawner_and_exports_it(world, x_display, doc):
+    import numpy as np
+    import pyglet
+    from pyglet.window import key, mouse
+
+    from worldbuilder.app import WorldbuilderApp
+    link, live, _ = designer(world)
+    window = pyglet.window.Window(1280, 800, visible=True)
+    try:
+        app = WorldbuilderApp(doc, window, link=link)
+        assert "live" == app.target
+        app.view.scale = 6.0
+        app.view.centre_on(*SPAWN)
+
+        def send(*event):
+            window.dispatch_event(*event)
+            window.dispatch_events()
+
+        x, y, w, h = app.palette.rect
+        row = app.classes.index("spawner")
+        for event in ("on_mouse_press", "on_mouse_release"):
+            send(event, 30, y + h - 20 - (row + 1) * 16 + 8, mouse.LEFT, 0)
+        spot = (SPAWN[0] - 10.0, SPAWN[1] + 10.0)
+        sx, sy = (round(v) for v in app.view.to_screen(*spot))
+        for event in ("on_mouse_press", "on_mouse_release"):
+            send(event, sx, sy, mouse.LEFT, 0)
+        send("on_key_press", key.ESCAPE, 0)
+        assert live.edits, app.status.message
+        edit = live.edits[-1]
+        assert ("create", "spawner", [spot[0], spot[1]]) == (edit.kind, edit.cls, edit.props["pos"])
+        until(lambda: edit.state is EditState.DONE, lambda: edit.describe(), pump=app.tick)
+        until(lambda: live.by_world_id(edit.world_id), lambda: "no Sight of the placed spawner",
+              pump=app.tick)
+        app.draw()
+        image = pyglet.image.get_buffer_manager().get_color_buffer().get_image_data()
+        data = image.get_data("RGB", image.width * 3)
+        img = np.frombuffer(data, np.uint8).reshape(image.height, image.width, 3)
+        assert tuple(img[sy, sx]) == pytest.approx((255, 127, 0), abs=12)  # the spawner colour, drawn live
+        assert doc.entity(edit.world_id) is None  # the file is not touched by live edits...
+        send("on_key_press", key.E, key.MOD_CTRL)  # ...until they are exported
+        assert ("spawner", spot) == (doc.entity(edit.world_id).cls, doc.entity(edit.world_id).pos)
+        assert doc.dirty
+    finally:
+        link.close()
+        if window.context is not None:
+            window.close()
