@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worldbuilder":
         import os
 
-        from worldbuilder.app import run
+        from worldbuilder import run
         password = args.password if args.password is not None else os.environ.get("SPENEFETT_PASSWORD")
         return run(args.world, live=args.live, account=args.account, password=password,
                    character=args.character)

@@ -26,10 +26,11 @@ from worldbuilder._fields import format_field, parse_field
 from worldbuilder._files import open_document, save_document
 from worldbuilder._link import LiveLink
 from worldbuilder._live import EditState, LiveEdit, LiveEntity, LiveWorld
+from worldbuilder._run import run
 from worldbuilder._view import View
 
 __all__ = [
     "UNSET", "AddEntities", "Batch", "Command", "DeleteEntities", "Document", "EditError", "EditState",
     "History", "LiveEdit", "LiveEntity", "LiveLink", "LiveWorld", "MoveEntities", "RotateEntities",
-    "SetProperties", "View", "format_field", "open_document", "parse_field", "save_document",
+    "SetProperties", "View", "format_field", "open_document", "parse_field", "run", "save_document",
 ]

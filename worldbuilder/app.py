@@ -6,8 +6,8 @@ a :class:`~worldbuilder.Document` (or, for live entities, a
 through :meth:`WorldbuilderApp._act`, which shows any refusal or error on
 the status line instead of letting it escape: nothing a designer does
 takes the editor down. Tests drive it by dispatching events to its window
-and calling :meth:`WorldbuilderApp.draw`; :func:`run` is what
-``spenefett worldbuilder`` calls::
+and calling :meth:`WorldbuilderApp.draw`; :func:`worldbuilder.run` (what
+``spenefett worldbuilder`` calls) opens one::
 
     app = WorldbuilderApp(open_document(path), pyglet.window.Window(1280, 800))
     pyglet.app.run()
@@ -23,11 +23,10 @@ from typing import Any
 import pyglet
 from pyglet.window import key, mouse
 
-from gamelogic.worldfile import DEMO_WORLD
 from worldbuilder._document import Document, EditError
 from worldbuilder._draw import MapPainter
 from worldbuilder._fields import parse_field
-from worldbuilder._files import open_document, save_document
+from worldbuilder._files import save_document
 from worldbuilder._inspect import inspect, inspect_live
 from worldbuilder._link import LiveLink
 from worldbuilder._live import EditState, LiveWorld
@@ -660,27 +659,3 @@ class WorldbuilderApp:
             return pyglet.event.EVENT_HANDLED
         return None
 
-
-def run(path: str | Path | None = None, *, live: str | None = None, account: str | None = None,
-        password: str | None = None, character: str | None = None) -> int:
-    """Open the worldbuilder on ``path`` (the demo world by default) and run until the window closes."""
-    path = Path(path) if path is not None else DEMO_WORLD
-    try:
-        doc = open_document(path)
-    except OSError as exc:
-        print(f"spenefett worldbuilder: cannot open {path}: {exc}")
-        return 2
-    link = None
-    if live:
-        if not account or password is None:
-            print("spenefett worldbuilder: --live needs --account and --password")
-            return 2
-        link = LiveLink(live, account, password, LiveWorld(), character=character)
-        link.start()
-    window = pyglet.window.Window(1400, 860, caption=f"Spenefett worldbuilder: {path.name}", resizable=True)
-    app = WorldbuilderApp(doc, window, link=link)
-    pyglet.clock.schedule_interval(app.tick, 1 / 30)
-    pyglet.app.run()
-    if window.context is not None:
-        window.close()
-    return 0
