@@ -258,3 +258,35 @@ def test_a_dead_physics_node_is_reported_the_driver_ticks_on_and_resumes_after_a
     assert frozen != driver.positions  # moving again, from where they were
     moved = [e for e in frozen if frozen[e] != driver.positions[e]]
     assert _e(3) in moved
+
+
+def test_the_demo_games_world_runs_on_a_physics_node_with_the_split_stack():
+    from nodes.tool import ToolNode
+
+    gld = f"tcp://127.0.0.1:{free_tcp_port()}"
+    procs = [_start(["gld", "--id", "1", "--listen", gld, "--gld", gld])]
+    try:
+        procs.append(_start(["physics", "--id", str(PHYSICS_NODE), "--gld", gld]))
+        procs.append(_start(["gamelogic", "--id", "2000", "--gld", gld, "--stack",
+                             str(REPO / "nodes" / "gamelogic-split.toml"), "--set", "net.port=0"]))
+        with ToolNode(gld) as tool:
+            tool.wait_for_directory(min_nodes=3, timeout=30)
+
+            def physics_status():
+                status = tool.statuses([PHYSICS_NODE], timeout=5).get(PHYSICS_NODE)
+                return next(m for m in status["modules"] if m["name"] == "physics") if status else None
+
+            assert tool.wait_for(lambda: (physics_status() or {}).get("steps", 0) > 20, timeout=30)
+            physics = physics_status()
+            (world,) = physics["worlds"].values()
+            assert world["terrain"] and world["statics"] > 0 and world["capsules"] > 0
+            assert world["owner"].startswith("2000:")  # the gamelogic node steps it
+            assert ({}, 0, 0) == (physics["refused"], physics["bad_scene"], physics["errors"])
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
