@@ -249,6 +249,9 @@ class LiveWorld:
             return
         if text.startswith("ok"):
             edit.state = EditState.DONE
+            words = text.split()
+            if edit.kind == "create" and words[:2] == ["ok:", "created"] and len(words) > 2:
+                edit.world_id = words[2]  # the server may have renamed it (the id was taken)
         else:
             edit.state = EditState.REFUSED
             edit.reason = text.split(":", 1)[1].strip() if text.startswith("refused:") else text

@@ -76,6 +76,12 @@ def test_info_with_the_refno_settles_an_edit(live):
     assert ["ok again"] == live.log
 
 
+def test_a_create_renamed_by_the_server_keeps_the_new_id(live):
+    op = live.create("pig", (1.0, 1.0), world_id="pig")
+    live.receive(Info(to=AVATAR, frm=0, refno=op.serialno, text="ok: created pig.2 1234"))
+    assert (EditState.DONE, "pig.2") == (live.edits[0].state, live.edits[0].world_id)
+
+
 def test_a_lost_connection_keeps_open_edits_and_resends_them(live):
     live.receive(sight(PIG, "pig", [300.0, 300.0, 0.0], world_id="meadow.pig"))
     done = live.create("pig", (1.0, 1.0), world_id="a")
