@@ -255,11 +255,22 @@ class PhysicsScene:
             raise BodyRefused("not_owner", f"entity {entity} belongs to another sender")
         if current is None and self.body_count() >= self.config.max_bodies:
             raise BodyRefused("full", f"the world holds {self.config.max_bodies} bodies already")
-        if current is not None:
-            self.remove_body(entity, owner)
         cid = self._cid
         if kind == "capsule":
             height = max(height, 2 * radius)
+        slot = self._caps.slot.get(entity)
+        if kind == "capsule" and slot is not None and (self._caps.radius[slot], self._caps.height[slot]) \
+                == (radius, height):
+            # the same capsule placed again (a teleport, a scene sent again): no new pybullet body
+            body = int(self._caps.body[slot])
+            self._caps.remove(entity)
+            self._caps.add(entity, owner, body, (x, y, z), radius, height, max_speed, max_slope)
+            pybullet.resetBasePositionAndOrientation(body, [x, y, z + height / 2], _UPRIGHT,
+                                                     physicsClientId=cid)
+            return
+        if current is not None:
+            self.remove_body(entity, owner)
+        if kind == "capsule":
             shape = self._capsule_shape(radius, height)
             body = pybullet.createMultiBody(0, shape, basePosition=[x, y, z + height / 2],
                                             useMaximalCoordinates=True, physicsClientId=cid)

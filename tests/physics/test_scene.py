@@ -336,3 +336,16 @@ def test_the_same_inputs_give_identical_results_twice(scenes):
     first, second = run(), run()
     assert first == second
     assert any(r.hits for r in first[0])  # the run exercised projectiles
+
+
+def test_adding_a_capsule_again_teleports_it_and_stops_it(scenes):
+    scene = scenes()
+    _flat(scene)
+    _capsule(scene, 1, 10.0, 10.0)
+    _walk(scene, 5, [[1, 4.0, 0.0, 0.0]])
+    _capsule(scene, 1, 50.0, 60.0, z=3.0)  # placed again, above the ground
+    result = scene.step()
+    assert [[1, 50.0, 60.0, 0.0, True]] == [[e, x, y, pytest.approx(z, abs=1e-9), g]
+                                            for e, x, y, z, g in result.poses[OWNER]]
+    assert {} == scene.step().poses  # its old intent went with it
+    assert 1 == scene.body_count()
