@@ -490,7 +490,10 @@ class WorldbuilderApp:
                 self.live_selected = None
                 self._note(f"editing the {'LIVE WORLD' if self.target == 'live' else 'file'}")
         elif symbol == key.F5 and self.link is not None:
-            self.link.start()
+            if self.link.state in ("lost", "failed", "idle"):
+                self.link.start()
+            else:
+                self._note(f"live link {self.link.state}")
         else:
             return False
         return True
