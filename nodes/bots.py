@@ -1,11 +1,11 @@
 """``spenefett bots N``: headless players that create accounts, log in, and play the demo game.
 
-Each bot is a real client: its own account and character, the login flow
-of :class:`~nodes.headless.HeadlessClient` over TCP, and a
-:class:`~nodes.client.mirror.WorldMirror` fed with what the server sends
-(the same mirror the game client draws). All bots run in one process, one
-after another in a loop; while the later ones log in, the earlier ones
-already play. Scenarios:
+Each bot is the game client without its window
+(:class:`~nodes.client.headless_game.GameClient`: the same session and
+world mirror the windowed client runs) with its own account and
+character, over real TCP. All bots run in one process, stepped in one
+loop; while the later ones log in, the earlier ones already play.
+Scenarios:
 
 - ``wander``: walk in a random direction, stop, walk again;
 - ``fight``: walk to the nearest pig or wolf and attack it (sword, or bow from afar);
@@ -33,18 +33,19 @@ from typing import Any, TextIO
 
 import attrs
 
-from engine.login.messages import AccountCreated, CharacterList, EnteredWorld, LoginOk
-from engine.modules.network_messages import ConnectionLost
 from gamelogic import operations as ops
 from gamelogic.classes import ClassTree
+from nodes.client.headless_game import GameClient
 from nodes.client.mirror import WorldMirror
-from nodes.headless import HeadlessClient
 
 SCENARIOS = ("wander", "fight", "chat")
 PASSWORD = "bots are people too"
 WALK_SPEED = 4.0
 MELEE_REACH = 2.2
 BOW_RANGE = 25.0
+RAMP_STEP = 0.05
+"""Seconds the running bots play between two new bots logging in."""
+ENTER_TIMEOUT = 60.0
 
 
 @attrs.define
@@ -83,106 +84,85 @@ class BotReport:
 
 
 class Bot:
-    """One headless player: logs in, then acts each step according to its scenario."""
+    """One headless player (a :class:`GameClient`) acting each step according to its scenario."""
 
     def __init__(self, index: int, login: str, scenario: str, rng: random.Random, tag: str, tree: ClassTree):
         self.index = index
-        self.name = f"bot-{tag}-{index}"
-        self.login = login
+        self.name = f"Bot {tag} {_letters(index)}"  # account names are letters and spaces
         self.scenario = scenario
         self.rng = rng
-        self.client = HeadlessClient(login)
-        self.mirror = WorldMirror(tree)
-        self.serial = 0
+        self.client = GameClient(login, classes=tree, on_message=self._effect)
         self.pending: dict[str, tuple[float, Any]] = {}
         self.latencies: dict[str, list[float]] = {}
         self.errors: Counter[str] = Counter()
+        self.refusals = 0
         self.next_decision = 0.0
         self.moving = False
         self.target = 0
-        self.in_world = False
+        self.explore_until = 0.0
+        self.entered = False
+        self.gone = False
         self.frames_at_entry = 0
-        self.refusals = 0
 
-    # -- getting in ------------------------------------------------------------------------
+    @property
+    def mirror(self) -> WorldMirror:
+        return self.client.mirror
 
-    def enter(self) -> bool:
-        """Create the account and character, log in, enter the world (blocking, a few seconds)."""
-        c = self.client
-        created = c.create_account(self.name, PASSWORD)
-        if not isinstance(created, AccountCreated) and "taken" not in str(getattr(created, "reason", "")):
-            return self._fail("create_account", created)
-        ok = c.login(self.name, PASSWORD)
-        if not isinstance(ok, LoginOk):
-            return self._fail("login", ok)
-        characters = ok.characters
-        if not characters:
-            listed = c.create_character(f"{self.name} hero")
-            if not isinstance(listed, CharacterList) or not listed.characters:
-                return self._fail("create_character", listed)
-            characters = listed.characters
-        entered = c.enter_world(characters[0][0])
-        if not isinstance(entered, EnteredWorld):
-            return self._fail("enter_world", entered)
-        self.mirror.apply([entered], time.monotonic())
-        if c.login_link is not None:
-            c.login_link.close()
-            c.login_link = None
-        self.in_world = True
-        self.frames_at_entry = c.world.link.frames_in if c.world else 0
-        return True
+    @property
+    def in_world(self) -> bool:
+        return self.client.in_world and not self.gone
 
-    def _fail(self, step: str, answer: Any) -> bool:
-        reason = getattr(answer, "reason", None) or type(answer).__name__
-        self.errors[f"{step}: {reason}"] += 1
-        return False
+    def start(self) -> None:
+        """Log in (creating the account and character) and enter; progress comes with ``step``."""
+        self.client.play(self.name, PASSWORD, f"{self.name} Hero")
 
     # -- playing -----------------------------------------------------------------------------
 
     def step(self, now: float) -> None:
-        world = self.client.world
-        if world is None or not self.in_world:
+        if self.gone:
             return
-        world.pump()
-        messages, world.inbox.messages = world.inbox.messages, []
-        if messages:
-            self._effects(messages, now)
-            self.mirror.apply(messages, now)
-        if self.mirror.lost:
-            self.in_world = False
-            self.errors[f"disconnected: {self.mirror.lost}"] += 1
+        self.client.pump(now)
+        if not self.entered:
+            if self.client.in_world:
+                self.entered = True
+                self.frames_at_entry = self._frames_in()
+            elif self.client.error and not self.client.session.waiting:
+                self._gone(f"could not enter: {self.client.error}")
+            return
+        if not self.client.in_world:
+            self._gone(f"left the world: {self.client.error or self.mirror.lost or 'unknown'}")
             return
         self._check_move(now)
         if now >= self.next_decision:
             getattr(self, f"_{self.scenario}")(now)
 
-    def frames(self) -> int:
-        world = self.client.world
-        return (world.link.frames_in - self.frames_at_entry) if world is not None else 0
+    def _gone(self, why: str) -> None:
+        self.gone = True
+        self.errors[why] += 1
 
-    def _act(self, operation: Any) -> int:
-        self.serial += 1
-        self.client.world.send(operation.replace(serialno=self.serial))  # type: ignore[union-attr]
-        return self.serial
+    def _frames_in(self) -> int:
+        link = self.client._links.current
+        return link.link.frames_in if link is not None else 0
+
+    def frames(self) -> int:
+        return self._frames_in() - self.frames_at_entry if self.entered else 0
 
     def _measured(self, action: str, now: float) -> None:
         started = self.pending.pop(action, None)
         if started is not None:
             self.latencies.setdefault(action, []).append(now - started[0])
 
-    def _effects(self, messages: list[Any], now: float) -> None:
+    def _effect(self, m: Any, now: float) -> None:
+        """Every message as it arrives: is it the effect of something we are waiting for?"""
         me = self.mirror.me
-        for m in messages:
-            if isinstance(m, (ops.Hit, ops.Miss)) and m.attacker == me and "attack" in self.pending:
-                self._measured("attack", now)
-            elif isinstance(m, ops.Info) and m.refno == self.pending.get("attack", (0, -1))[1]:
-                self._measured("attack", now)
-                if m.text.startswith("refused"):
-                    self.refusals += 1  # an answer (too far, too tired), not an error
-            elif isinstance(m, ops.Heard) and "chat" in self.pending and m.text == self.pending["chat"][1]:
-                self._measured("chat", now)
-            elif isinstance(m, ConnectionLost):
-                self.errors[f"connection lost: {m.reason}"] += 1
+        if isinstance(m, (ops.Hit, ops.Miss)) and m.attacker == me and "attack" in self.pending:
+            self._measured("attack", now)
+        elif isinstance(m, ops.Info) and m.refno and m.refno == self.pending.get("attack", (0, -1))[1]:
+            self._measured("attack", now)
+            if m.text.startswith("refused"):
+                self.refusals += 1  # an answer (too far, too tired), not an error
+        elif isinstance(m, ops.Heard) and m.text == self.pending.get("chat", (0, None))[1]:
+            self._measured("chat", now)
 
     def _check_move(self, now: float) -> None:
         started = self.pending.get("move")
@@ -194,7 +174,7 @@ class Bot:
 
     def _walk(self, now: float, vx: float, vy: float, *, measure: bool) -> None:
         here = self.mirror.my_server_position()
-        self._act(ops.Move(0, self.mirror.me, vx=float(vx), vy=float(vy)))
+        self.client.move(vx, vy)
         if measure and here is not None and not self.moving and (vx or vy):
             self.pending["move"] = (now, here)
         self.moving = bool(vx or vy)
@@ -219,8 +199,12 @@ class Bot:
             prey = (self.mirror.nearest(here[0], here[1], kind="pig", now=now)
                     or self.mirror.nearest(here[0], here[1], kind="wolf", now=now))
             self.target = prey.guid if prey is not None else 0
-        if prey is None:
-            return self._wander(now) if now >= self.next_decision else None
+        if prey is None:  # nothing in sight: explore, a few seconds in one direction at a time
+            if now >= self.explore_until:
+                a = self.rng.uniform(0, 2 * math.pi)
+                self._walk(now, WALK_SPEED * math.cos(a), WALK_SPEED * math.sin(a), measure=False)
+                self.explore_until = now + self.rng.uniform(3.0, 6.0)
+            return
         p = self.mirror.position(prey.guid, now)
         if p is None:
             return
@@ -239,25 +223,60 @@ class Bot:
 
     def _attack(self, now: float, target: int, weapon: str) -> None:
         if self.mirror.stats.get("wielded", "sword") != weapon:
-            self._act(ops.Wield(0, self.mirror.me, item=weapon))
-        serial = self._act(ops.Attack(0, self.mirror.me, target=target))
-        self.pending["attack"] = (now, serial)
+            self.client.wield(weapon)
+        self.pending["attack"] = (now, self.client.attack(target))
 
     def _chat(self, now: float) -> None:
         self.next_decision = now + self.rng.uniform(2.0, 4.0)
         if "chat" in self.pending and now - self.pending["chat"][0] > 10.0:
             self.errors["chat line never heard"] += 1
             self.pending.pop("chat")
-        text = f"{self.name} says hello #{self.serial + 1}"
+        text = f"{self.name} says hello at {now:.3f}"
         if self.rng.random() < 0.5 or "chat" in self.pending:
-            self._act(ops.Talk(0, self.mirror.me, text=text))
+            self.client.talk(text)
         else:
-            self._act(ops.Chat(0, self.mirror.me, channel="global", text=text))
+            self.client.chat(text)
             self.pending["chat"] = (now, text)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.client.close()
+
+
+def _letters(n: int, width: int = 3) -> str:
+    """``n`` written in letters (a, b, ... z, ba, ...), ``width`` wide: names may not hold digits."""
+    out = ""
+    for _ in range(width):
+        n, r = divmod(n, 26)
+        out = chr(ord("a") + r) + out
+    return out
+
+
+def _progress_line(out: TextIO) -> Callable[[str], None]:
+    """One line rewritten in place on a terminal; a line a second otherwise (logs, CI)."""
+    tty = out.isatty()
+    last = [0.0]
+
+    def show(text: str) -> None:
+        if tty:
+            print(f"\r{text:<78}", end="", file=out, flush=True)
+        elif time.monotonic() - last[0] >= 1.0:
+            last[0] = time.monotonic()
+            print(text, file=out, flush=True)
+
+    return show
+
+
+def _step_all(bots: list[Bot], seconds: float) -> None:
+    """Step every bot for ``seconds`` (at least once)."""
+    end = time.monotonic() + seconds
+    while True:
+        now = time.monotonic()
+        for bot in bots:
+            bot.step(now)
+        if now >= end:
+            return
+        time.sleep(0.005)
 
 
 def run_bots(count: int, login: str, *, scenario: str = "wander", seconds: float = 30.0,
@@ -267,22 +286,27 @@ def run_bots(count: int, login: str, *, scenario: str = "wander", seconds: float
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
     rng = random.Random(seed if seed is not None else os.getpid())
-    tag = f"{rng.randrange(36 ** 5):05x}"
+    tag = _letters(rng.randrange(26 ** 5), width=5).capitalize()
     tree = ClassTree.load()
     bots: list[Bot] = []
     errors: Counter[str] = Counter()
-    show = progress or (lambda text: print(f"\r{text:<78}", end="", file=out, flush=True))
+    show = progress or _progress_line(out)
     try:
         for i in range(count):
             bot = Bot(i, login, scenario, random.Random(rng.random()), tag, tree)
             bots.append(bot)
-            bot.enter()
-            now = time.monotonic()
-            for other in bots:
-                other.step(now)
+            bot.start()
+            _step_all(bots, RAMP_STEP)
             playing = sum(b.in_world for b in bots)
             show(f"ramping up: {i + 1}/{count} bots started, {playing} in the world, "
                  f"{sum(sum(b.errors.values()) for b in bots)} errors")
+        deadline = time.monotonic() + ENTER_TIMEOUT
+        while time.monotonic() < deadline and not all(b.entered or b.gone for b in bots):
+            _step_all(bots, 0.2)
+            show(f"ramping up: {count}/{count} bots started, {sum(b.in_world for b in bots)} in the world")
+        for bot in bots:
+            if not bot.entered and not bot.gone:
+                bot._gone(f"not in the world after {ENTER_TIMEOUT:g} s")
         play_from = time.monotonic()
         end = play_from + seconds
         next_show = 0.0

@@ -57,6 +57,8 @@ class ToolNode:
         if node_id is None:
             node_id = NodeKind.TOOL.first + os.getpid() % (NodeKind.TOOL.last - NodeKind.TOOL.first)
         listen = f"tcp://127.0.0.1:{free_tcp_port()}"
+        if "://" not in gld:  # "host:port" as people type it
+            gld = f"tcp://{gld}"
         self.engine = Engine(node_id, tick_rate=tick_rate)
         self.transport = TransportModule("transport", {
             "listen": listen, "peers": {gld_node: gld}, "gld_node": gld_node})
