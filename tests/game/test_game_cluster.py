@@ -1,0 +1,104 @@
+"""The demo game end to end: real node processes, bots over real sockets, the AI node killed."""
+
+import os
+import signal
+import sqlite3
+import time
+
+from gamelogic import operations as ops
+from nodes.bots import run_bots
+from nodes.client.headless_game import GameClient
+
+PASSWORD = "a password for tests"
+
+
+def _player(cluster, name):
+    client = GameClient(cluster.login_address)
+    client.play(name, PASSWORD, f"{name} Hero")
+    assert client.wait_in_world(30), client.error
+    return client
+
+
+def test_bots_fight_pigs_and_chat_through_the_gld(cluster):
+    fight = run_bots(3, cluster.login_address, scenario="fight", seconds=15, seed=1, progress=lambda _: None)
+    assert 3 == fight.in_world, fight.lines()
+    assert not fight.errors, fight.errors
+    assert fight.latencies.get("attack"), fight.lines()  # they found pigs and hit or missed them
+    assert fight.frames_per_second() > 10
+    chat = run_bots(2, cluster.login_address, scenario="chat", seconds=10, seed=2, progress=lambda _: None)
+    assert 2 == chat.in_world and not chat.errors, chat.lines()
+    assert chat.latencies.get("chat"), chat.lines()
+
+
+def _npc_positions(client):
+    return {g: e.last[:2] for g, e in client.mirror.entities.items() if e.cls in ("pig", "wolf")}
+
+
+def test_without_the_ai_node_npcs_stand_still_and_the_game_goes_on(cluster):
+    watcher = _player(cluster, "Watcher")
+    assert watcher.wait(lambda c: len(_npc_positions(c)) >= 3, 20)  # the meadow's pigs are in sight
+    assert watcher.wait(
+        lambda c: (
+            c.mirror.updates > 0
+            and any(e.cls == "pig" and len(e.samples) > 3 for e in c.mirror.entities.values())
+        ),
+        20,
+    )  # and they wander
+
+    ai = next(n for n in cluster.cluster.nodes if n.role == "ai")
+    old_pid = ai.process.pid
+    os.kill(old_pid, signal.SIGSTOP)  # the brains freeze: no more Act from the AI node
+    try:
+        watcher.wait(lambda c: False, 3.5)  # the world notices the silence after 2 s
+        before = _npc_positions(watcher)
+        watcher.move(3.0, 0.0)
+        start = watcher.mirror.my_server_position()
+        assert watcher.wait(lambda c: c.mirror.my_server_position() != start, 5)  # the game goes on
+        watcher.stop()
+        watcher.wait(lambda c: False, 2.0)
+        after = _npc_positions(watcher)
+        still = [g for g in before if g in after and before[g] == after[g]]
+        assert len(still) == len([g for g in before if g in after]) > 0
+    finally:
+        os.kill(old_pid, signal.SIGCONT)
+    assert watcher.wait(lambda c: _npc_positions(c) != after, 20)  # the brains are back: they move again
+    watcher.close()
+
+
+def _grant(cluster, name, role):
+    with sqlite3.connect(cluster.db) as db:
+        db.execute("UPDATE accounts SET roles = ? WHERE name = ?", (role, name))
+
+
+def test_a_designer_places_a_spawner_live_and_a_player_may_not(cluster):
+    designer = GameClient(cluster.login_address)
+    designer.play("Dora", PASSWORD, "Dora Builder")
+    assert designer.wait(lambda c: c.phase.name in ("CHARACTERS", "ENTERING", "WORLD"), 30)
+    designer.close()
+    _grant(cluster, "Dora", "designer")
+    designer = _player(cluster, "Dora")
+    player = _player(cluster, "Percy")
+
+    spec = {"class": "spawner", "pos": [250.0, 240.0], "props": {"spawns": "wolf", "count": 1}}
+    refused = player.session.act(ops.Create(0, 0, entity=spec))
+    assert player.wait(
+        lambda c: any(line.kind == "info" and "refused" in line.text for line in c.mirror.log), 10
+    )
+    assert refused
+
+    serial = designer.session.act(ops.Create(0, 0, entity=spec))
+    answers = []
+    designer.on_message = lambda m, now: (
+        answers.append(m) if isinstance(m, ops.Info) and m.refno == serial else None
+    )
+    assert designer.wait(lambda c: answers, 10)
+    assert answers[0].text.startswith("ok: created"), answers[0].text
+    deadline = time.monotonic() + 15
+    wolves = []
+    while time.monotonic() < deadline and not wolves:
+        player.pump()
+        wolves = [e for e in player.mirror.entities.values() if e.cls == "wolf"]
+        time.sleep(0.01)
+    assert wolves, "the player never saw the spawner's wolf"
+    designer.close()
+    player.close()
