@@ -4,9 +4,10 @@ The login flow is :class:`nodes.headless.HeadlessClient`'s (the same code
 bots and tests use). Its calls block, so logging in and entering the world
 run on a worker thread; once in, the GUI thread owns the link and calls
 :meth:`LiveLink.poll` every frame, which moves messages between the world
-link and a :class:`~worldbuilder.LiveWorld`. A lost connection is retried
-every ``retry_after`` seconds (a failed login is not: the designer retries
-with F5); edits meanwhile wait in the LiveWorld::
+link and a :class:`~worldbuilder.LiveWorld`. A lost connection, or an
+attempt that fails for want of a server, is retried every ``retry_after``
+seconds (a refused login is not: the designer retries with F5); edits
+meanwhile wait in the LiveWorld::
 
     link = LiveLink("127.0.0.1:7001", "builder", "secret words", live)
     link.start()
@@ -20,6 +21,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from engine.login.messages import Refused
 from engine.modules.network_messages import ConnectionLost
 from gamelogic import operations  # noqa: F401  (registers the game's message types for decoding)
 from nodes.headless import HeadlessClient
@@ -58,34 +60,36 @@ class LiveLink:
     def _connect(self) -> None:
         client = HeadlessClient(self.address, timeout=self.timeout)
         try:
-            why = self._enter(client)
-        except Exception as exc:  # an unreachable host and the like: shown, never a crash
-            why = f"{type(exc).__name__}: {exc}"
+            why, final = self._enter(client)
+        except Exception as exc:  # an unreachable host and the like: shown, retried, never a crash
+            why, final = f"{type(exc).__name__}: {exc}", False
         with self._lock:
             if why is None:
                 self._entered = client
             else:
                 client.close()
-                self.state = "failed"
+                self.state = "failed" if final else "lost"  # lost: tried again after retry_after
                 self.reason = why
+                self._lost_at = None
 
-    def _enter(self, client: HeadlessClient) -> str | None:
+    def _enter(self, client: HeadlessClient) -> tuple[str | None, bool]:
+        """Log in and enter: (None, _) when in, else (why not, whether trying again is pointless)."""
         ok = client.login(self.account, self._password)
         if not hasattr(ok, "characters"):
-            return f"login: {_why(ok)}"
+            return f"login: {_why(ok)}", isinstance(ok, Refused)  # a wrong password stays wrong
         rows = ok.characters
         if self.character:
             rows = [r for r in rows if r[1] == self.character]
         if not rows:
             listed = client.create_character(self.character or self.account)
             if not hasattr(listed, "characters"):
-                return f"creating a character: {_why(listed)}"
+                return f"creating a character: {_why(listed)}", isinstance(listed, Refused)
             name = self.character or self.account
             rows = [r for r in listed.characters if r[1] == name] or listed.characters
         entered = client.enter_world(rows[0][0])
         if not hasattr(entered, "avatar"):
-            return f"entering the world: {_why(entered)}"
-        return None
+            return f"entering the world: {_why(entered)}", False  # e.g. no gamelogic node up yet
+        return None, False
 
     def poll(self, now: float) -> None:
         """Move messages between the world link and the LiveWorld; notice losses, retry."""
@@ -97,7 +101,9 @@ class LiveLink:
             self._lost_at = None
             for op in self.live.attach(entered.avatar):
                 self.send(op)
-        if self.state == "lost" and self._lost_at is not None and now - self._lost_at >= self.retry_after:
+        if self.state == "lost" and self._lost_at is None:
+            self._lost_at = now  # a failed attempt from the worker: count from here
+        if self.state == "lost" and now - self._lost_at >= self.retry_after:
             self._lost_at = None
             self.start()
         if self.state != "connected" or self._client is None or self._client.world is None:

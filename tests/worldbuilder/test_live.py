@@ -229,3 +229,29 @@ def test_the_window_in_live_mode_places_a_spawner_and_exports_it(world, x_displa
         link.close()
         if window.context is not None:
             window.close()
+
+
+def test_edits_made_while_the_connection_is_lost_are_kept_and_sent_after_it_is_back(world):
+    """Last in this file: it kills the gamelogic node (the cluster starts it again)."""
+    link, live, pump = designer(world)
+    link.retry_after = 0.5
+    gamelogic = next(n for n in world.cluster.nodes if n.role == "gamelogic")
+    gamelogic.process.kill()
+    until(lambda: link.state != "connected", lambda: "the designer never noticed the node die", pump=pump)
+    op = live.create("spawner", (SPAWN[0] + 20.0, SPAWN[1]), {"spawns": "pig", "count": 1}, "test.after_loss")
+    assert op is None  # not connected: queued, not sent
+    edit = live.edits[-1]
+    assert EditState.QUEUED == edit.state
+    assert [edit] == live.open_edits()
+
+    def supervise_and_pump():
+        world.cluster.check_processes()
+        pump()
+
+    until(lambda: edit.state is not EditState.QUEUED and link.state == "connected",
+          lambda: f"link {link.state} ({link.reason}); {edit.describe()}", timeout=90,
+          pump=supervise_and_pump)
+    assert EditState.DONE == settle(live, edit, pump, "the resent Create").state
+    until(lambda: live.by_world_id("test.after_loss"), lambda: "no Sight of the spawner sent after the loss",
+          pump=pump)
+    link.close()
