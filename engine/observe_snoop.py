@@ -109,6 +109,13 @@ class SnoopHub:
         """Taps installed now."""
         return len(self._active)
 
+    def families(self) -> list[Any]:
+        """Metrics of the hub (engine thread): taps installed now."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        return [GaugeMetricFamily("spenefett_snoop_taps", "Snoop taps installed on this node's pipes.",
+                                  value=len(self._active))]
+
     def subscribe(self, pipe: str, *, type_name: str | None = None,
                   guid: str | None = None) -> _Subscription:
         """File a subscription (any thread); the tap goes on at the end of the next tick."""

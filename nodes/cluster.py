@@ -114,10 +114,11 @@ class Cluster:
         """Start every node and wait until all are in the GLD's directory; returns its rows."""
         self.say(f"starting {len(self.nodes)} nodes; logs in {self.run_dir}/")
         for node in self.nodes:
+            logged = node.log_path.stat().st_size if node.log_path.exists() else 0
             node.start(self._env)
             self.say(f"  started {node.role:<12} node {node.node_id:<6} pid {node.process.pid}")
             if node.role == "gld":
-                time.sleep(0.2)
+                self._wait_ready(node, timeout, logged)
         self.tool = ToolNode(self.gld_address)
         rows = self.tool.wait_for_directory(timeout=timeout, min_nodes=len(self.nodes))
         for node in self.nodes:
@@ -134,6 +135,19 @@ class Cluster:
                 listens += f"  metrics at http://{extra['metrics']}/metrics"
             self.say(f"  {role:<12} node {node:<6} transport {address}{listens}")
         return rows
+
+    def _wait_ready(self, node: NodeProcess, timeout: float, offset: int) -> None:
+        """Wait for the node's "ready" line (after ``offset`` in its log): a peer that is not
+        listening yet would be declared dead by the tool node's transport (2.5 s), which then
+        never sends it anything."""
+        end = time.monotonic() + timeout
+        ready = f"node {node.role} {node.node_id} ready".encode()
+        while time.monotonic() < end and node.running:
+            with contextlib.suppress(OSError), open(node.log_path, "rb") as log:
+                log.seek(offset)
+                if ready in log.read():
+                    return
+            time.sleep(0.05)
 
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM every node in reverse order, then SIGKILL what is left after ``grace`` s."""

@@ -15,6 +15,9 @@ text and every module's settings as the runner filled them in.
 
 from __future__ import annotations
 
+import os
+import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,27 @@ def record_limits(spec: StackSpec) -> dict[str, int]:
     return out
 
 
+HASH_SEED_ENV = "PYTHONHASHSEED"
+
+
+def pin_hash_seed(argv: list[str], recorded: str | None = None) -> None:
+    """Re-run this command under a fixed string-hash seed, unless it already has the right one.
+
+    Iterating a set of strings follows their hashes, which Python salts per
+    process; a recorded node and its replay must share the salt. A recording
+    node picks one (or keeps the one it was given) and writes it in the
+    recording; ``spenefett replay`` re-runs itself with it. ``recorded``
+    None: any fixed seed will do.
+    """
+    current = os.environ.get(HASH_SEED_ENV)
+    if current is not None and current != "random" and (recorded is None or current == recorded):
+        return
+    seed = recorded if recorded is not None else str(secrets.randbelow(4294967295) + 1)
+    os.environ[HASH_SEED_ENV] = seed
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "nodes.cli", *argv])
+
+
 def recording_families(recorder: NodeRecorder) -> list[Any]:
     """The recorder's metrics (engine thread: NodeMetrics calls this while snapshotting)."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -71,6 +95,7 @@ def start_recording(engine: Engine, spec: StackSpec, role: str, directory: str |
         raise RecordConfigError(f"cannot read the stack file {spec.source} to record it: {exc}") from None
     meta: dict[str, Any] = {
         "role": role,
+        "hash_seed": os.environ.get(HASH_SEED_ENV),
         "stack_source": spec.source,
         "stack": stack_text,
         "settings": {m.name: m.settings for m in spec.modules},

@@ -28,6 +28,7 @@ from engine.recording_replay import (
 )
 from engine.stack import ModuleFactory, StackError, build_engine, parse_stack
 from nodes.kinds import filter_kinds, module_kinds
+from nodes.recording import pin_hash_seed
 
 
 def rebuild(directory: str | Path, *, extra_kinds: Mapping[str, ModuleFactory] | None = None,
@@ -60,8 +61,18 @@ def replay(directory: str | Path, *, until: int | None = None,
     return result, engine
 
 
-def run_replay(directory: str, *, until: int | None = None, out: TextIO | None = None) -> int:
+def run_replay(directory: str, *, until: int | None = None, out: TextIO | None = None,
+               argv: list[str] | None = None) -> int:
+    """The command: print the result; ``argv`` lets it re-run itself under the recorded hash seed."""
     out = out or sys.stdout
+    if argv is not None:
+        try:
+            seed = read_meta(directory).raw.get("hash_seed")
+        except RecordingError as exc:
+            print(f"spenefett replay: {exc}", file=out)
+            return 2
+        if seed:
+            pin_hash_seed(argv, str(seed))
     started = time.perf_counter()
     try:
         result, engine = replay(directory, until=until)

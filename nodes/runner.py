@@ -144,6 +144,10 @@ DB_METRICS = (
                  "Seconds the database worker spent on jobs.", kind="persistence", counter=True),
     StatusMetric("pending_jobs", "spenefett_db_pending_jobs", "Database jobs waiting.",
                  kind="persistence"),
+    StatusMetric("loads", "spenefett_db_loads_total", "Entity loads answered.", kind="persistence",
+                 counter=True),
+    StatusMetric("saved", "spenefett_db_saves_total", "Entity saves stored.", kind="persistence",
+                 counter=True),
 )
 """Database latency from the persistence module's status."""
 
@@ -162,7 +166,9 @@ def serve_metrics(engine: Engine, spec: StackSpec, role: str,
     if recorder is not None:
         from nodes.recording import recording_families
         metrics.extra_collectors.append(lambda: recording_families(recorder))
-    server = MetricsServer(metrics, host=host, port=int(port), snoop=SnoopHub(engine))
+    hub = SnoopHub(engine)
+    metrics.extra_collectors.append(hub.families)
+    server = MetricsServer(metrics, host=host, port=int(port), snoop=hub)
     server.start()
     return server
 

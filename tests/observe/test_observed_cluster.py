@@ -20,6 +20,7 @@ from observe_support import (
 from engine.pipes.recorder import segment_paths
 from engine.recording import read_meta
 from nodes.cluster import SERVER_ROLES
+from nodes.snoop import snoop_lines
 
 PLAYERS = 6
 LOAD_SECONDS = 20
@@ -69,8 +70,9 @@ def test_metrics_count_clients_entities_pipes_peers_and_database_time(observed):
                               "spenefett_peer_rtt_seconds", peer="1") is not None, 10, "a Pong from the GLD")
     assert 1 == sample(text, "spenefett_recording_active")
     persistence = scrape(observed.extra_of("persistence")["metrics"])
-    assert sample(persistence, "spenefett_db_last_job_seconds", module="persistence") > 0
-    assert sample(persistence, "spenefett_db_busy_seconds_total", module="persistence") > 0
+    assert sample(persistence, "spenefett_db_last_job_seconds", module="persistence") >= 0
+    assert sample(persistence, "spenefett_db_busy_seconds_total", module="persistence") >= 0
+    assert sample(persistence, "spenefett_db_loads_total", module="persistence") >= PLAYERS
 
 
 def test_top_once_shows_every_node_with_its_clients_and_modules(observed):
@@ -100,6 +102,12 @@ def test_snoop_prints_the_pipes_messages_in_bach_filtered_by_type(observed):
     assert 0 == train.returncode and "avatar_state" in train.stdout
     bad = spenefett("snoop", metrics, "net->nowhere")
     assert 2 == bad.returncode and "no pipe 'net->nowhere'" in bad.stderr
+    # a tap is on while a snooper reads, and off once it has gone
+    with snoop_lines(metrics, "net->logic") as stream:
+        assert stream.readline().startswith(b"# snooping net->logic")
+        wait_until(lambda: 1 == sample(scrape(metrics), "spenefett_snoop_taps"), 10, "the tap")
+        assert stream.readline()
+    wait_until(lambda: 0 == sample(scrape(metrics), "spenefett_snoop_taps"), 10, "the tap to go")
 
 
 def test_the_recorded_gamelogic_node_replays_identical(observed, tmp_path):

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 
+import msgpack
 import pytest
 
 from engine.control import ChatHeard, ChatSay
@@ -158,11 +159,14 @@ def test_a_corrupt_record_ends_the_replay_there_and_says_where(tmp_path):
     engine, recorder, _ = run_recorded_node(tmp_path)
     segment = segment_paths(recorder.directory)[0]
     data = bytearray(segment.read_bytes())
-    data[len(data) // 2] = 0xC1  # a byte msgpack never uses
+    unpacker = msgpack.Unpacker()
+    unpacker.feed(bytes(data))
+    ends = [unpacker.tell() for _ in unpacker]
+    data[ends[len(ends) // 2] - 1] ^= 0xFF  # the last byte of a record in the middle: its payload
     segment.write_bytes(bytes(data))
     result, _ = replay(recorder.directory, extra_kinds={WallClockRule.kind: WallClockRule})
     assert result.identical, result.summary()
-    assert 0 < result.ticks < TICKS and not result.stopped
+    assert len(ends) // 2 - 1 == result.ticks and not result.stopped  # record 0 is the start
     assert "checksum does not match" in result.end.reason
     assert "replayed up to there" in result.summary()
 
