@@ -235,6 +235,10 @@ class WorldMirror:
 
     def walls(self) -> list[Wall]:
         """The walls of every building in view, with gaps for their doors (the stage's rule)."""
+        return self.stage().walls
+
+    def stage(self) -> Stage:
+        """The stage (rooms, doors, walls) of the buildings and doors in view; rebuilt when they change."""
         if self._stage is None:
             records = [WorldEntity(e.wid or str(e.guid), e.cls, (e.last[0], e.last[1]), e.last[3],
                                    dict(e.props))
@@ -246,7 +250,7 @@ class WorldMirror:
             except (TypeError, ValueError, KeyError, IndexError):
                 self.counts["bad_stage"] += 1
                 self._stage = Stage([], self.classes)
-        return self._stage.walls
+        return self._stage
 
     # -- the player's own movement ---------------------------------------------------------------
 

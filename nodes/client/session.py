@@ -171,7 +171,8 @@ class Session:
                     self.status = self.error = ""
                 self.mirror.apply((m,), now)
             elif kind is Welcome:
-                continue
+                if self.status == "connecting...":
+                    self.status = ""
             else:
                 self._login_answer(m, now)
 
