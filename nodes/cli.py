@@ -8,6 +8,7 @@
     spenefett replay DIR [--until TICK]
     spenefett bots N [--scenario wander|fight|chat] [--login ADDR] [--seconds S]
     spenefett worldbuilder [WORLD_FILE] [--live HOST:PORT --account NAME --password PW]
+    spenefett client [--login HOST:PORT] [--account NAME --password PW --character NAME]
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     bots.add_argument("--seconds", type=float, default=30.0, help="how long they play once all are in")
     bots.add_argument("--seed", type=int, help="seed of the bots' choices (default: the process id)")
 
+    client = sub.add_parser("client", help="play: the game client (a window; docs/client.md)")
+    client.add_argument("--login", default="127.0.0.1:7001", help="the login node's client address")
+    client.add_argument("--account", help="log in (or create the account) without the login screen")
+    client.add_argument("--password", help="with --account (default: $SPENEFETT_PASSWORD)")
+    client.add_argument("--character", help="with --account: play this character (made if missing)")
+    client.add_argument("--size", default="1024x640", help="window size WIDTHxHEIGHT")
+    client.add_argument("--headless", action="store_true", help="no window or sound (the session only)")
+
     builder = sub.add_parser("worldbuilder", help="the designers' world editor (a window)")
     builder.add_argument("world", nargs="?", help="world file (default: the demo world)")
     builder.add_argument("--live", metavar="HOST:PORT", help="also edit a running cluster (its login node)")
@@ -128,6 +137,15 @@ def main(argv: list[str] | None = None) -> int:
                           seed=args.seed)
         print("\n".join(report.lines()))
         return 0 if report.in_world else 1
+    if args.command == "client":
+        import os
+
+        from nodes.client.app import run_client
+        width, _, height = args.size.partition("x")
+        password = args.password if args.password is not None else os.environ.get("SPENEFETT_PASSWORD")
+        return run_client(args.login, account=args.account, password=password, character=args.character,
+                          width=int(width) if width.isdigit() else None,
+                          height=int(height) if height.isdigit() else None, headless=args.headless)
     if args.command == "worldbuilder":
         import os
 

@@ -13,6 +13,10 @@ from engine.modules.physics import PhysicsModule
 from engine.modules.transport import TransportModule
 from engine.stack import FilterFactory, ModuleFactory, default_filter_kinds, default_module_kinds
 from gamelogic.brain_host import BrainHost
+from nodes.client.game import ClientGameModule
+from nodes.client.input import InputModule
+from nodes.client.render import RenderModule
+from nodes.client.sound import SoundModule
 from nodes.game_host import GameHost
 from nodes.gld import GLDModule
 from nodes.login import LoginModule
@@ -23,7 +27,8 @@ from nodes.player_gate import PlayerGate
 def module_kinds() -> dict[str, ModuleFactory]:
     kinds = default_module_kinds()
     for cls in (TransportModule, NodeAgent, NetworkModule, ClientLinkModule, GLDModule,
-                PersistenceModule, LoginModule, PlayerGate, PhysicsModule, GameHost, BrainHost):
+                PersistenceModule, LoginModule, PlayerGate, PhysicsModule, GameHost, BrainHost,
+                ClientGameModule, InputModule, RenderModule, SoundModule):
         kinds[cls.kind] = cls
     return kinds
 
