@@ -25,7 +25,7 @@ from pyglet.window import key, mouse
 
 from worldbuilder._document import Document, EditError
 from worldbuilder._draw import MapPainter
-from worldbuilder._fields import parse_field
+from worldbuilder._editor import Editor
 from worldbuilder._files import save_document
 from worldbuilder._inspect import inspect, inspect_live
 from worldbuilder._link import LiveLink
@@ -82,7 +82,7 @@ class WorldbuilderApp:
         self.window = window
         self.link = link
         self.live: LiveWorld | None = link.live if link is not None else None
-        self.target = "live" if link is not None else "file"
+        self.editor = Editor(doc, self.live, send=self._send)
         self.clock = clock
         self.view = View()
         self.painter = MapPainter(doc)
@@ -95,7 +95,6 @@ class WorldbuilderApp:
         self.placing: str | None = None
         self.bottom = "problems"
         self.focus: str | None = None
-        self.live_selected: int | None = None
         self.cursor = (0.0, 0.0)
         self.prompt: tuple[str, str, Callable[[str], None]] | None = None
         self._drag: dict[str, Any] | None = None
@@ -107,6 +106,19 @@ class WorldbuilderApp:
         broken = len(doc.load_problems)
         self._note(f"opened {doc.path}" + (f" with {broken} problem(s)" if broken else ""),
                    ERROR if broken else TEXT)
+
+    @property
+    def target(self) -> str:
+        """What the mouse and keys edit: "file" or "live"."""
+        return self.editor.target
+
+    @property
+    def live_selected(self) -> int | None:
+        return self.editor.live_selected
+
+    @live_selected.setter
+    def live_selected(self, guid: int | None) -> None:
+        self.editor.live_selected = guid
 
     # -- layout and drawing ---------------------------------------------------------------------------
 
@@ -219,8 +231,7 @@ class WorldbuilderApp:
         """Pump the live link (pyglet's clock calls this; so do tests)."""
         if self.link is not None:
             self._act(lambda: self.link.poll(self.clock()))
-            if self.live_selected is not None and self.live_selected not in self.live.entities:
-                self.live_selected = None
+            self.editor.forget_gone()
 
     # -- doing things safely ----------------------------------------------------------------------------
 
@@ -234,9 +245,11 @@ class WorldbuilderApp:
             self._note(f"that did not work: {type(exc).__name__}: {exc}", ERROR)
         return None
 
-    @property
-    def _live_target(self) -> bool:
-        return self.target == "live" and self.live is not None
+    def _do(self, action: Callable[[], str]) -> None:
+        """An editor action whose sentence goes on the status line."""
+        message = action()
+        if message:
+            self._note(message)
 
     # -- mouse ----------------------------------------------------------------------------------------
 
@@ -276,11 +289,11 @@ class WorldbuilderApp:
         if button != mouse.LEFT:
             return
         if self.placing:
-            self._place(self.placing, self.view.snap(world))
+            self._do(lambda: self.editor.place(self.placing, self.view.snap(world)))
             return
         shift = bool(modifiers & key.MOD_SHIFT)
         tolerance = self.view.metres(PICK_PIXELS)
-        if self._live_target:
+        if self.editor.live_mode:
             hit_live = self.live.pick(world[0], world[1], tolerance)
             if hit_live is not None:
                 self.live_selected = hit_live.guid
@@ -337,10 +350,8 @@ class WorldbuilderApp:
         elif drag["kind"] == "move" and drag["offset"] != (0.0, 0.0):
             dx, dy = drag["offset"]
             if "live" in drag:
-                ax, ay = drag["anchor"]
-                self._act(lambda: self._live_set(drag["live"], {"pos": [ax + dx, ay + dy]}))
-            else:
-                self._act(lambda: self.doc.move_selection(dx, dy))
+                self.live_selected = drag["live"]
+            self._act(lambda: self._do(lambda: self.editor.move(dx, dy)))
 
     def on_mouse_scroll(self, x: int, y: int, scroll_x: float, scroll_y: float) -> None:
         for panel in (self.palette, self.problems, self.inspector):
@@ -386,10 +397,7 @@ class WorldbuilderApp:
             return True
         text = self.inspector.buffer
         try:
-            if self.live_selected is not None:
-                self._live_field(field, text)
-            else:
-                self.doc.set_property(self.doc.selection, field, text)
+            self.editor.set_field(field, text)
         except EditError as exc:
             self.inspector.error = str(exc)
             self._note(str(exc), ERROR)
@@ -397,22 +405,6 @@ class WorldbuilderApp:
         self.inspector.editing = None
         self.inspector.error = ""
         return True
-
-    def _live_field(self, field: str, text: str) -> None:
-        entity = self.live.entities.get(self.live_selected) if self.live else None
-        if entity is None:
-            raise EditError("that entity has left the view")
-        if field == "pos":
-            value, error = parse_field([0.0, 0.0], text)
-        elif field == "yaw":
-            value, error = parse_field(0.0, text)
-        elif entity.cls in self.doc.tree and field in self.doc.tree.defaults(entity.cls):
-            value, error = parse_field(self.doc.tree.defaults(entity.cls)[field], text)
-        else:
-            raise EditError(f"{field} cannot be edited here")
-        if error:
-            raise EditError(f"{field} {error}")
-        self._live_set(entity.guid, {field: value})
 
     # -- keys ------------------------------------------------------------------------------------------
 
@@ -459,17 +451,17 @@ class WorldbuilderApp:
         elif ctrl and symbol == key.A:
             self.doc.select_all()
         elif ctrl and symbol == key.D:
-            self._duplicate()
+            self._do(lambda: self.editor.duplicate((self.view.grid, -self.view.grid)))
         elif ctrl and symbol == key.E:
-            self.export_live()
+            self._do(self.editor.export_live)
         elif symbol in (key.DELETE, key.BACKSPACE):
-            self._delete()
+            self._do(self.editor.delete)
         elif symbol == key.R and not ctrl:
-            self._rotate(-15.0 if shift else 15.0)
+            self._do(lambda: self.editor.rotate(-15.0 if shift else 15.0))
         elif symbol in _NUDGE and not ctrl:
             step = self.view.grid * (10 if shift else 1)
             ux, uy = _NUDGE[symbol]
-            self._move_selected(ux * step, uy * step)
+            self._do(lambda: self.editor.move(ux * step, uy * step))
         elif symbol == key.G and not ctrl:
             self.view.snapping = not self.view.snapping
             self._note(f"snapping {'on' if self.view.snapping else 'off'}")
@@ -483,12 +475,7 @@ class WorldbuilderApp:
             self.bottom = "live" if self.bottom == "problems" else "problems"
             self.problems.scroll, self.problems.highlight = 0, None
         elif symbol == key.L and not ctrl:
-            if self.live is None:
-                self._note("not in live mode: start with --live HOST:PORT", ERROR)
-            else:
-                self.target = "file" if self.target == "live" else "live"
-                self.live_selected = None
-                self._note(f"editing the {'LIVE WORLD' if self.target == 'live' else 'file'}")
+            self._do(self.editor.toggle_target)
         elif symbol == key.F5 and self.link is not None:
             if self.link.state in ("lost", "failed", "idle"):
                 self.link.start()
@@ -530,26 +517,9 @@ class WorldbuilderApp:
 
     # -- actions --------------------------------------------------------------------------------------
 
-    def _place(self, cls: str, pos: tuple[float, float]) -> None:
-        if self._live_target:
-            stem = cls
-            taken = self.live.taken_ids() | {e.id for e in self.doc.world.entities}
-            world_id, n = stem, 2
-            while world_id in taken:
-                world_id, n = f"{stem}.{n}", n + 1
-            self._send(self.live.create(cls, pos, {}, world_id))
-            self._note(f"live: create {cls} {world_id} sent" if self.live.connected else
-                       f"live: create {cls} {world_id} queued (not connected)")
-        else:
-            new = self.doc.place(cls, pos)
-            self._note(f"placed {new} at {pos[0]:g}, {pos[1]:g}")
-
     def _send(self, op: Any) -> None:
         if self.link is not None:
             self.link.send(op)
-
-    def _live_set(self, guid: int, props: dict[str, Any]) -> None:
-        self._send(self.live.set(guid, props))
 
     def _undo(self) -> None:
         label = self.doc.undo()
@@ -558,48 +528,6 @@ class WorldbuilderApp:
     def _redo(self) -> None:
         label = self.doc.redo()
         self._note(f"redid {label}" if label else "nothing to redo")
-
-    def _duplicate(self) -> None:
-        if self.live_selected is not None and self._live_target:
-            e = self.live.entities.get(self.live_selected)
-            if e is not None:
-                self._place_live_copy(e)
-            return
-        copies = self.doc.duplicate_selection((self.view.grid, -self.view.grid))
-        self._note(f"duplicated {len(copies)}" if copies else "select something to duplicate")
-
-    def _place_live_copy(self, e: Any) -> None:
-        taken = self.live.taken_ids() | {x.id for x in self.doc.world.entities}
-        world_id, n = e.cls, 2
-        while world_id in taken:
-            world_id, n = f"{e.cls}.{n}", n + 1
-        self._send(self.live.create(e.cls, (e.pos[0] + self.view.grid, e.pos[1] - self.view.grid),
-                                    dict(e.props), world_id))
-
-    def _delete(self) -> None:
-        if self.live_selected is not None and self._live_target:
-            self._send(self.live.delete(self.live_selected))
-            self.live_selected = None
-            return
-        n = len(self.doc.selection)
-        self.doc.delete_selection()
-        self._note(f"deleted {n}" if n else "select something to delete")
-
-    def _rotate(self, degrees: float) -> None:
-        if self.live_selected is not None and self._live_target:
-            e = self.live.entities.get(self.live_selected)
-            if e is not None:
-                self._live_set(e.guid, {"yaw": (e.yaw + degrees) % 360.0})
-            return
-        self.doc.rotate_selection(degrees)
-
-    def _move_selected(self, dx: float, dy: float) -> None:
-        if self.live_selected is not None and self._live_target:
-            e = self.live.entities.get(self.live_selected)
-            if e is not None:
-                self._live_set(e.guid, {"pos": [e.pos[0] + dx, e.pos[1] + dy]})
-            return
-        self.doc.move_selection(dx, dy)
 
     def save(self, path: str | Path | None = None, *, action: Any = "save") -> bool:
         """Save (to ``path`` or the document's own file); asks to repeat the action first if there is
@@ -627,15 +555,6 @@ class WorldbuilderApp:
             suggestion = str(self.doc.path)
         self.prompt = ("Save as (Enter saves, Esc cancels): ", suggestion,
                        lambda text: self.save(text.strip(), action=("save as", text.strip())))
-
-    def export_live(self) -> None:
-        if self.live is None:
-            self._note("not in live mode", ERROR)
-            return
-        n, notes = self.live.export_to(self.doc)
-        skipped = f"; {len(notes)} not: {notes[0]}" if notes else ""
-        self._note(f"exported {n} live edit(s) into the file{skipped}" + ("; save to keep them" if n else ""),
-                   ERROR if notes else TEXT)
 
     def quit(self, action: Any = "quit") -> bool:
         """Close the window; asks to repeat the action first if there is unsaved work."""
