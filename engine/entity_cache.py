@@ -137,6 +137,16 @@ class EntityCache:
         self._requests.append(LoadRegion(self.persistence, self.me, self._next(), region))
         self._regions[self._serial] = region
 
+    def add(self, entity_id: int, cls: str, region: str | None, state: bytes, *,
+            owner: int | None = None) -> None:
+        """A new entity (its id reserved from persistence), held with one reference, saved soon."""
+        if entity_id in self._entities or entity_id in self._wanted:
+            raise ValueError(f"entity {entity_id} is already in the cache")
+        entity = self._entities[entity_id] = CachedEntity([entity_id, cls, owner, region, 0, state])
+        entity.refs = 1
+        entity.dirty = True
+        self._flush_soon = True
+
     def get(self, entity_id: int) -> CachedEntity | None:
         return self._entities.get(entity_id)
 

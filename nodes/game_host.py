@@ -24,11 +24,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import msgpack
+
 from engine.control import ChatHeard, ChatJoin, ChatSay, DeliveryFailed
 from engine.dispatch import handles
 from engine.engine import RoutingError
 from engine.guid import Guid, WellKnown, module_guid
 from engine.login.messages import Logout, SetPosition, Train
+from engine.persistence.messages import EntitiesLoaded, EntityIdsReserved, ReserveEntityIds
 from engine.physics.messages import (
     PhysicsSceneMissing,
     ProjectileHits,
@@ -39,11 +42,14 @@ from gamelogic import operations as ops
 from gamelogic.character import Character, dump_character
 from gamelogic.classes import ClassTree
 from gamelogic.world import ATTACK_COOLDOWN, Body, World
-from gamelogic.worldfile import DEMO_WORLD, WorldEntity, load_world
+from gamelogic.worldfile import DEMO_WORLD, WorldEntity, WorldFile, dumps_world, load_world, loads_world
 from nodes.player_gate import PlayerGate, _Player
 
 _PHYSICS_TYPES = frozenset(range(150, 170))
 CHAT_CHANNEL = "global"
+EDITS_CLASS = "WorldEdits"
+"""The entity class of a world's live edits in persistence (state: the edited world file's text)."""
+_RESERVE_SERIAL = (1 << 41) + 1
 
 
 class GameHost(PlayerGate):
@@ -54,6 +60,9 @@ class GameHost(PlayerGate):
         super().__init__(name, settings, run_level=run_level)
         self.world: World | None = None
         self._save_every = float(self.settings.get("save_every", 2.0))
+        self._edits_id = 0  # the persistent entity holding this world's live edits, once known
+        self._edits_region = ""
+        self._reserving = False
         self._next_save = 0.0
         self._physics_failures = 0
 
@@ -64,22 +73,25 @@ class GameHost(PlayerGate):
         world_file, problems = load_world(s.get("world") or DEMO_WORLD)
         for problem in problems:
             self.log.warning("world file: %s", problem)
-        physics_node = int(s.get("physics_node", self.node_id))
-        ai_node = int(s.get("ai_node", 10000))
-        region = self.spaces.create_space()
-        self.world = World(
-            world_file,
-            tree,
-            space=region,
-            send=self._world_send,
-            rng=self.engine.rng,
-            me=self.guid,
-            physics=module_guid(physics_node, WellKnown.PHYSICS) if physics_node else None,
-            ai=module_guid(ai_node, WellKnown.AI) if ai_node else None,
-        )
-        self.world.send_scene()
+        self._tree = tree
+        self._build_world(world_file)
         self._send(ChatJoin(self._gld, self.guid, CHAT_CHANNEL, self.guid))
         self.log.info("world %r loaded: %d bodies", world_file.name, len(self.world.bodies))
+        self._edits_region = f"world:{world_file.name}"
+        self.cache.preload_region(self._edits_region)  # live edits saved by an earlier run, if any
+
+    def _build_world(self, world_file: WorldFile) -> None:
+        s = self.settings
+        physics_node = int(s.get("physics_node", self.node_id))
+        ai_node = int(s.get("ai_node", 10000))
+        if self.world is not None:
+            self.spaces.destroy_space(self.world.space)
+        self.world = World(
+            world_file, self._tree, space=self.spaces.create_space(), send=self._world_send,
+            rng=self.engine.rng, me=self.guid,
+            physics=module_guid(physics_node, WellKnown.PHYSICS) if physics_node else None,
+            ai=module_guid(ai_node, WellKnown.AI) if ai_node else None)
+        self.world.send_scene()
 
     def _world_send(self, message: Any) -> None:
         try:
@@ -325,6 +337,7 @@ class GameHost(PlayerGate):
         if world.tree.is_a(cls, "building") or world.tree.is_a(cls, "door"):
             world.rebuild_stage()
         self.log.info("designer %s created %s (%s) at (%.1f, %.1f)", body.name, wid, cls, x, y)
+        self._save_edits()
         world.info(body, f"ok: created {wid} {int(created.guid) if created else 0}", refno=msg.serialno)
 
     @handles(ops.Set)
@@ -348,6 +361,7 @@ class GameHost(PlayerGate):
             entry.props.update(props)
         if world.tree.is_a(target.cls, "building"):
             world.rebuild_stage()
+        self._save_edits()
         changed = ops.Set(Guid(0), Guid(target.guid), target=Guid(target.guid), props=dict(props))
         world._to_observers(target, lambda conn: changed.replace(to=Guid(conn)))
         world.info(
@@ -368,7 +382,58 @@ class GameHost(PlayerGate):
         world.remove(target.guid)
         if world.tree.is_a(target.cls, "building") or world.tree.is_a(target.cls, "door"):
             world.rebuild_stage()
+        self._save_edits()
         world.info(body, f"ok: deleted {target.wid or target.guid}", refno=msg.serialno)
+
+    # -- live edits in persistence -----------------------------------------------------------------
+
+    def _save_edits(self) -> None:
+        """Write the edited world behind, as one entity (its id reserved on the first edit)."""
+        state = msgpack.packb({"world": dumps_world(self.world.file)})
+        if self._edits_id:
+            self.cache.update(self._edits_id, state)
+            self.cache.flush()
+        elif not self._reserving:
+            self._reserving = True
+            self._send(ReserveEntityIds(self.cache.persistence, self.guid, _RESERVE_SERIAL, 1))
+
+    @handles(EntityIdsReserved)
+    def on_reserved(self, msg: EntityIdsReserved) -> None:
+        if msg.serial != _RESERVE_SERIAL or self._edits_id:
+            return
+        self._reserving = False
+        if msg.error or not msg.first:
+            self.log.warning("live edits not saved: no entity id from persistence (%s)", msg.error)
+            return
+        self._edits_id = msg.first
+        self.cache.add(
+            msg.first, EDITS_CLASS, self._edits_region, msgpack.packb({"world": dumps_world(self.world.file)})
+        )
+
+    @handles(EntitiesLoaded)
+    def on_loaded(self, msg: EntitiesLoaded) -> None:
+        super().on_loaded(msg)
+        for row in msg.rows:
+            if row[1] == EDITS_CLASS and row[3] == self._edits_region and not self._edits_id:
+                self._restore_edits(row)
+
+    def _restore_edits(self, row: list[Any]) -> None:
+        self._edits_id = int(row[0])
+        self.cache.acquire([self._edits_id], self.engine.time)  # held for as long as the node runs
+        try:
+            world_file, problems = loads_world(msgpack.unpackb(row[5])["world"])
+        except (ValueError, KeyError, TypeError, msgpack.UnpackException) as exc:
+            self.log.error(
+                "the saved live edits of %s do not load (%s); the world file stands", self._edits_region, exc
+            )
+            return
+        for problem in problems:
+            self.log.warning("saved live edits: %s", problem)
+        if self._players:
+            self.log.warning("live edits arrived after players entered; they apply at the next restart")
+            return
+        self._build_world(world_file)
+        self.log.info("live edits of %s restored: %d bodies", self._edits_region, len(self.world.bodies))
 
     # -- physics and the AI node -------------------------------------------------------------------
 

@@ -102,3 +102,36 @@ def test_a_designer_places_a_spawner_live_and_a_player_may_not(cluster):
     assert wolves, "the player never saw the spawner's wolf"
     designer.close()
     player.close()
+
+
+def test_live_edits_are_saved_through_persistence_and_survive_a_restart(cluster):
+    _player(cluster, "Edith").close()
+    _grant(cluster, "Edith", "designer")
+    designer = _player(cluster, "Edith")
+    spec = {"id": "live.rock", "class": "rock", "pos": [245.0, 228.0]}
+    serial = designer.session.act(ops.Create(0, 0, entity=spec))
+    assert designer.wait(lambda c: any(line.kind == "info" and "created live.rock" in line.text
+                                       for line in c.mirror.log), 10), serial
+    designer.wait(lambda c: False, 1.0)  # a new entity is written at the next flush
+    with sqlite3.connect(cluster.db) as db:
+        (state,) = db.execute("SELECT state FROM entities WHERE class = 'WorldEdits'").fetchone()
+    assert b"live.rock" in state
+    designer.close()
+
+    gamelogic = next(n for n in cluster.cluster.nodes if n.role == "gamelogic")
+    old_pid = gamelogic.process.pid
+    os.kill(old_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    viewer = None
+    while viewer is None and time.monotonic() < deadline:
+        cluster.cluster.check_processes()  # notices the death and restarts the node
+        client = GameClient(cluster.login_address)
+        client.play("Edith", PASSWORD, "Edith Hero")
+        if client.wait_in_world(10):
+            viewer = client
+        else:
+            client.close()
+            time.sleep(0.5)
+    assert viewer is not None and gamelogic.process.pid != old_pid
+    assert viewer.wait(lambda c: any(e.wid == "live.rock" for e in c.mirror.entities.values()), 15)
+    viewer.close()
