@@ -63,6 +63,8 @@ class Document:
         self.history = History()
         self.version = 0
         """Goes up with every change of the world or the selection: views redraw when it moves."""
+        self.revision = 0
+        """Goes up with every change of the world only (not of the selection)."""
         self._checked: tuple[int, list[Problem]] | None = None
 
     @classmethod
@@ -94,12 +96,12 @@ class Document:
 
     def problems(self) -> list[Problem]:
         """Problems met reading the file (they stay until it is read again) and validation now."""
-        if self._checked is None or self._checked[0] != self.version:
+        if self._checked is None or self._checked[0] != self.revision:
             try:
                 found = validate(self.world, self.tree)
             except Exception as exc:  # a rule that trips over a bad value must not take the editor down
                 found = [Problem(0, f"validation stopped: {type(exc).__name__}: {exc}")]
-            self._checked = (self.version, found)
+            self._checked = (self.revision, found)
         return self.load_problems + self._checked[1]
 
     def problem_ids(self) -> set[str]:
@@ -190,6 +192,7 @@ class Document:
 
     def _after(self, command: Command, *, undone: bool) -> None:
         self.version += 1
+        self.revision += 1
         known = {e.id for e in self.world.entities}
         self.selection = [i for i in command.touched(undone) if i in known]
 
@@ -339,6 +342,7 @@ class Document:
         self.path = Path(path)
         self.history.mark_clean()
         self.version += 1
+        self.revision += 1
 
     # -- internals --------------------------------------------------------------------------------
 

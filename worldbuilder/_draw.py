@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyglet
 from pyglet import shapes
+from pyglet.math import Mat4, Vec3
 
 from gamelogic.stage import Stage
 from gamelogic.worldfile import WorldEntity
@@ -58,78 +59,114 @@ def terrain_image(heights: np.ndarray) -> Any:
 
 
 class MapPainter:
-    """Draws a document (and a live world) through a view; :meth:`draw` rebuilds only when needed."""
+    """Draws a document (and a live world) through a view, in layers each rebuilt only when needed.
+
+    The terrain and the world's entities are built once per edit and zoom level, in pixels from the
+    world's origin, and moved into place with the window's view matrix: panning redraws nothing.
+    The grid and the labels (only what is in view), the live layer (what the server says) and the
+    overlay (selection, a drag, the box, the placing preview; every mouse move) are in window pixels.
+    """
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self.batch = pyglet.graphics.Batch()
-        self._shapes: list[Any] = []
-        self._key: Any = None
+        self._layers: dict[str, tuple[Any, Any, list[Any]]] = {}  # name -> (key, batch, shapes)
+        self._b = pyglet.graphics.Batch()
+        self._items: list[Any] = []
         self._terrain_key: Any = None
         self._terrain: Any = None
-        self._sprite: Any = None
         self._groups = [pyglet.graphics.Group(order=n) for n in range(6)]
 
-    def draw(self, view: View, live: LiveWorld | None, overlay: dict[str, Any]) -> None:
-        key = (self.doc.version, id(self.doc.world), view.scale, view.origin, view.viewport, view.grid,
-               view.snapping, live.version if live else None, repr(sorted(overlay.items())))
-        if key != self._key:
-            self._key = key
-            self._rebuild(view, live, overlay)
-        self.batch.draw()
-
-    # -- building the batch ----------------------------------------------------------------------------
-
-    def _rebuild(self, view: View, live: LiveWorld | None, overlay: dict[str, Any]) -> None:
-        self.batch = pyglet.graphics.Batch()
-        self._shapes = []
-        self._draw_terrain(view)
-        self._draw_grid(view)
+    def draw(self, view: View, live: LiveWorld | None, overlay: dict[str, Any], window: Any) -> None:
+        frame = (view.scale, view.origin, view.viewport, view.grid)
         doc = self.doc
+        flat = View((0, 0, view.viewport[2], view.viewport[3]))  # world (0, 0) at pixel (0, 0)
+        flat.scale = view.scale
+        world = doc.world
+        self._layer("terrain", (world.size, world.cell_size, world.base, tuple(world.hills), view.scale),
+                    lambda: self._draw_terrain(flat))
+        self._layer("world", (doc.revision, id(world), view.scale), lambda: self._draw_world(flat))
+        self._layer("grid", (frame, world.size), lambda: self._draw_grid(view))
+        self._layer("labels", (doc.revision, id(world), frame), lambda: self._draw_labels(view))
+        if live is not None:
+            self._layer("live", (live.version, overlay.get("live_selected"), frame),
+                        lambda: self._draw_live(view, live, overlay.get("live_selected")))
+        self._layer("overlay", (doc.version, repr(sorted(overlay.items())), frame),
+                    lambda: self._draw_overlay(view, overlay))
+        shift = Mat4.from_translation(Vec3(*view.to_screen(0.0, 0.0), 0.0))
+        plain = window.view
+        for name, moved in (("terrain", True), ("grid", False), ("world", True), ("labels", False),
+                            ("live", False), ("overlay", False)):
+            if name in self._layers:
+                window.view = shift if moved else plain
+                self._layers[name][1].draw()
+        window.view = plain
+
+    def _layer(self, name: str, key: Any, build: Any) -> None:
+        if name in self._layers and self._layers[name][0] == key:
+            return
+        self._b, self._items = pyglet.graphics.Batch(), []
+        build()
+        self._layers[name] = (key, self._b, self._items)
+
+    # -- building the batches ----------------------------------------------------------------------------
+
+    def _visible(self, view: View) -> list[WorldEntity]:
         vx, vy, vw, vh = view.viewport
         x0, y0 = view.to_world(vx, vy)
         x1, y1 = view.to_world(vx + vw, vy + vh)
-        problems = doc.problem_ids()
-        selected = set(doc.selection)
-        moving = overlay.get("move_offset")
-        visible = []
-        for e in doc.world.entities:
-            fx0, fy0, fx1, fy1 = doc.footprint(e)
+        out = []
+        for e in self.doc.world.entities:
+            fx0, fy0, fx1, fy1 = self.doc.footprint(e)
             spread = self._spawn_radius(e)
             if fx1 + spread >= x0 and fx0 - spread <= x1 and fy1 + spread >= y0 and fy0 - spread <= y1:
-                visible.append(e)
-        self._draw_buildings(view, visible)
-        labels = view.scale >= 5.0
-        for e in visible:
-            offset = moving if (moving and e.id in selected) else (0.0, 0.0)
-            self._draw_entity(view, e, offset, labels)
-        for e in visible:
+                out.append(e)
+        return out
+
+    def _draw_world(self, flat: View) -> None:
+        entities = self.doc.world.entities
+        self._draw_buildings(flat, entities)
+        for e in entities:
+            self._draw_entity(flat, e, (0.0, 0.0))
+        problems = self.doc.problem_ids()
+        for e in entities:
             if e.id in problems:
-                self._outline(view, e, PROBLEM, 4, 2)
-            if e.id == overlay.get("focus"):
-                self._outline(view, e, FOCUS, 8, 3)
-            if e.id in selected:
-                offset = moving if moving else (0.0, 0.0)
-                self._outline(view, e, SELECTED, 3, 2, offset)
-        if live is not None:
-            self._draw_live(view, live, overlay.get("live_selected"))
+                self._outline(flat, e, PROBLEM, 4, 2)
+        self._border(flat)
+
+    def _draw_labels(self, view: View) -> None:
+        if view.scale < 5.0:
+            return
+        for e in self._visible(view)[:MAX_LABELS]:
+            sx, sy = view.to_screen(*e.pos)
+            self._add(pyglet.text.Label(e.id, x=sx + 8, y=sy + 6, font_size=8, color=(15, 15, 15, 230),
+                                        batch=self._b, group=self._groups[5]))
+
+    def _draw_overlay(self, view: View, overlay: dict[str, Any]) -> None:
+        doc = self.doc
+        moving = overlay.get("move_offset") or (0.0, 0.0)
+        for e in doc.selected():
+            if moving != (0.0, 0.0):
+                self._draw_entity(view, e, moving)  # where it would land
+            self._outline(view, e, SELECTED, 3, 2, moving)
+        focus = doc.entity(overlay["focus"]) if overlay.get("focus") else None
+        if focus is not None:
+            self._outline(view, focus, FOCUS, 8, 3)
         box = overlay.get("box")
         if box:
             (ax, ay), (bx, by) = view.to_screen(*box[0]), view.to_screen(*box[1])
             self._add(shapes.Box(min(ax, bx), min(ay, by), abs(bx - ax), abs(by - ay), thickness=1,
-                                 color=BOX, batch=self.batch, group=self._groups[5]))
+                                 color=BOX, batch=self._b, group=self._groups[5]))
         preview = overlay.get("preview")
         if preview:
             cls, (px, py) = preview
             sx, sy = view.to_screen(px, py)
             r, g, b = class_colour(doc, cls)
             top = self._groups[5]
-            self._add(shapes.Circle(sx, sy, 7, color=(r, g, b, 150), batch=self.batch, group=top))
-            self._add(shapes.Arc(sx, sy, 8, thickness=1, color=GHOST, batch=self.batch, group=top))
-        self._border(view)
+            self._add(shapes.Circle(sx, sy, 7, color=(r, g, b, 150), batch=self._b, group=top))
+            self._add(shapes.Arc(sx, sy, 8, thickness=1, color=GHOST, batch=self._b, group=top))
 
     def _add(self, shape: Any) -> Any:
-        self._shapes.append(shape)
+        self._items.append(shape)
         return shape
 
     def _draw_terrain(self, view: View) -> None:
@@ -145,7 +182,7 @@ class MapPainter:
             return
         cell = world.cell_size
         sx, sy = view.to_screen(-cell / 2, -cell / 2)
-        sprite = pyglet.sprite.Sprite(self._terrain, sx, sy, batch=self.batch, group=self._groups[0])
+        sprite = pyglet.sprite.Sprite(self._terrain, sx, sy, batch=self._b, group=self._groups[0])
         sprite.scale = cell * view.scale
         self._add(sprite)
 
@@ -163,20 +200,20 @@ class MapPainter:
             sx, _ = view.to_screen(x, 0)
             _, a = view.to_screen(0, max(y0, 0))
             _, b = view.to_screen(0, min(y1, depth))
-            self._add(shapes.Line(sx, a, sx, b, color=colour, batch=self.batch, group=self._groups[1]))
+            self._add(shapes.Line(sx, a, sx, b, color=colour, batch=self._b, group=self._groups[1]))
             x += step
         y = max(math.floor(y0 / step) * step, 0.0)
         while y <= min(y1, depth):
             _, sy = view.to_screen(0, y)
             a, _ = view.to_screen(max(x0, 0), 0)
             b, _ = view.to_screen(min(x1, width), 0)
-            self._add(shapes.Line(a, sy, b, sy, color=colour, batch=self.batch, group=self._groups[1]))
+            self._add(shapes.Line(a, sy, b, sy, color=colour, batch=self._b, group=self._groups[1]))
             y += step
 
     def _border(self, view: View) -> None:
         width, depth = self.doc.world.size
         (ax, ay), (bx, by) = view.to_screen(0, 0), view.to_screen(width, depth)
-        self._add(shapes.Box(ax, ay, bx - ax, by - ay, thickness=2, color=(20, 20, 20, 255), batch=self.batch,
+        self._add(shapes.Box(ax, ay, bx - ax, by - ay, thickness=2, color=(20, 20, 20, 255), batch=self._b,
                              group=self._groups[1]))
 
     def _spawn_radius(self, e: WorldEntity) -> float:
@@ -195,9 +232,8 @@ class MapPainter:
         thick = max(2.0, 0.3 * view.scale)
         for wall in stage.walls:
             (ax, ay), (bx, by) = view.to_screen(*wall.a), view.to_screen(*wall.b)
-            self._add(shapes.Line(ax, ay, bx, by, thickness=thick, color=WALL, batch=self.batch,
+            self._add(shapes.Line(ax, ay, bx, by, thickness=thick, color=WALL, batch=self._b,
                                   group=self._groups[3]))
-        selected = set(doc.selection)
         for door in stage.doors.values():
             e = doc.entity(door.id)
             dx, dy = (door.width / 2, 0.0) if door.axis == "x" else (0.0, door.width / 2)
@@ -206,10 +242,10 @@ class MapPainter:
             is_open = bool(doc.props_of(e).get("open")) if e else False
             r, g, b = class_colour(doc, "door", doc.props_of(e) if e else None)
             colour = (r, g, b, 110) if is_open else (r, g, b, 255)
-            self._add(shapes.Line(ax, ay, bx, by, thickness=thick + 2, color=colour, batch=self.batch,
-                                  group=self._groups[3] if door.id not in selected else self._groups[4]))
+            self._add(shapes.Line(ax, ay, bx, by, thickness=thick + 2, color=colour, batch=self._b,
+                                  group=self._groups[3]))
 
-    def _draw_entity(self, view: View, e: WorldEntity, offset: tuple[float, float], label: bool) -> None:
+    def _draw_entity(self, view: View, e: WorldEntity, offset: tuple[float, float]) -> None:
         doc, tree = self.doc, self.doc.tree
         props = doc.props_of(e)
         r, g, b = class_colour(doc, e.cls, props)
@@ -221,43 +257,41 @@ class MapPainter:
             fx0, fy0, fx1, fy1 = doc.footprint(e)
             (ax, ay), (bx, by) = (view.to_screen(fx0 + offset[0], fy0 + offset[1]),
                                   view.to_screen(fx1 + offset[0], fy1 + offset[1]))
-            self._add(shapes.Rectangle(ax, ay, bx - ax, by - ay, color=(r, g, b, 235), batch=self.batch,
+            self._add(shapes.Rectangle(ax, ay, bx - ax, by - ay, color=(r, g, b, 235), batch=self._b,
                                        group=groups[2]))
         elif known and tree.is_a(e.cls, "door"):
-            self._add(shapes.Rectangle(sx - 3, sy - 3, 6, 6, color=(r, g, b, 255), batch=self.batch,
+            self._add(shapes.Rectangle(sx - 3, sy - 3, 6, 6, color=(r, g, b, 255), batch=self._b,
                                        group=groups[3]))
         elif known and tree.is_a(e.cls, "spawner"):
             spread = self._spawn_radius(e) * view.scale
             if spread > 2:
-                self._add(shapes.Arc(sx, sy, spread, thickness=1, color=(r, g, b, 200), batch=self.batch,
+                self._add(shapes.Arc(sx, sy, spread, thickness=1, color=(r, g, b, 200), batch=self._b,
                                      group=groups[2]))
             self._add(shapes.Polygon((sx, sy + 7), (sx + 7, sy), (sx, sy - 7), (sx - 7, sy),
-                                     color=(r, g, b, 255), batch=self.batch, group=groups[4]))
+                                     color=(r, g, b, 255), batch=self._b, group=groups[4]))
         elif known and tree.is_a(e.cls, "marker"):
             self._add(shapes.Triangle(sx - 6, sy - 5, sx + 6, sy - 5, sx, sy + 7, color=(r, g, b, 255),
-                                      batch=self.batch, group=groups[4]))
+                                      batch=self._b, group=groups[4]))
         elif known and tree.is_a(e.cls, "item"):
             half = max(2.5, float(props.get("radius", 0.3)) * view.scale)
             self._add(shapes.Rectangle(sx - half, sy - half, 2 * half, 2 * half, color=(r, g, b, 255),
-                                       batch=self.batch, group=groups[4]))
+                                       batch=self._b, group=groups[4]))
         elif known:
             radius = props.get("radius", 0.5)
             radius = max(3.0, float(radius) * view.scale) if isinstance(radius, (int, float)) else 3.0
-            self._add(shapes.Circle(sx, sy, radius, color=(r, g, b, 255), batch=self.batch, group=groups[4]))
+            if tree.is_a(e.cls, "creature"):  # a dark rim: a disc behind (a thick Arc costs ten times more)
+                self._add(shapes.Circle(sx, sy, radius + 1.5, color=(30, 30, 30, 255), batch=self._b,
+                                        group=groups[3]))
+            self._add(shapes.Circle(sx, sy, radius, color=(r, g, b, 255), batch=self._b, group=groups[4]))
             if tree.is_a(e.cls, "creature"):
-                self._add(shapes.Arc(sx, sy, radius + 1, thickness=1.5, color=(30, 30, 30, 255),
-                                     batch=self.batch, group=groups[4]))
                 yaw = math.radians(e.yaw)
                 tip = radius + 5
                 self._add(shapes.Line(sx, sy, sx + math.cos(yaw) * tip, sy + math.sin(yaw) * tip, thickness=2,
-                                      color=(30, 30, 30, 255), batch=self.batch, group=groups[4]))
+                                      color=(30, 30, 30, 255), batch=self._b, group=groups[4]))
         else:  # an unknown class: a magenta cross, so it is found and fixed
             for dx in (-1, 1):
                 self._add(shapes.Line(sx - 6, sy - 6 * dx, sx + 6, sy + 6 * dx, thickness=2,
-                                      color=(255, 0, 255, 255), batch=self.batch, group=groups[4]))
-        if label and len(self._shapes) < 40 * MAX_LABELS:
-            self._add(pyglet.text.Label(e.id, x=sx + 8, y=sy + 6, font_size=8, color=(15, 15, 15, 230),
-                                        batch=self.batch, group=groups[5]))
+                                      color=(255, 0, 255, 255), batch=self._b, group=groups[4]))
 
     def _outline(self, view: View, e: WorldEntity, colour: tuple[int, int, int, int], pad: float,
                  thickness: float, offset: tuple[float, float] = (0.0, 0.0)) -> None:
@@ -267,7 +301,7 @@ class MapPainter:
         cx, cy = (ax + bx) / 2, (ay + by) / 2
         w, h = max(bx - ax, 8) + 2 * pad, max(by - ay, 8) + 2 * pad
         self._add(shapes.Box(cx - w / 2, cy - h / 2, w, h, thickness=thickness, color=colour,
-                             batch=self.batch, group=self._groups[5]))
+                             batch=self._b, group=self._groups[5]))
 
     def _draw_live(self, view: View, live: LiveWorld, selected: int | None) -> None:
         doc, groups = self.doc, self._groups
@@ -277,24 +311,24 @@ class MapPainter:
             if not view.contains(sx, sy):
                 continue
             r, g, b = class_colour(doc, e.cls)
-            self._add(shapes.Circle(sx, sy, 5, color=(r, g, b, 255), batch=self.batch, group=groups[5]))
-            self._add(shapes.Arc(sx, sy, 6, thickness=1.5, color=(255, 255, 255, 255), batch=self.batch,
+            self._add(shapes.Circle(sx, sy, 5, color=(r, g, b, 255), batch=self._b, group=groups[5]))
+            self._add(shapes.Arc(sx, sy, 6, thickness=1.5, color=(255, 255, 255, 255), batch=self._b,
                                  group=groups[5]))
             if e.guid == selected:
-                self._add(shapes.Box(sx - 9, sy - 9, 18, 18, thickness=2, color=SELECTED, batch=self.batch,
+                self._add(shapes.Box(sx - 9, sy - 9, 18, 18, thickness=2, color=SELECTED, batch=self._b,
                                      group=groups[5]))
             if e.guid in deleting:
                 for dx in (-1, 1):
                     self._add(shapes.Line(sx - 7, sy - 7 * dx, sx + 7, sy + 7 * dx, thickness=2,
-                                          color=PROBLEM, batch=self.batch, group=groups[5]))
+                                          color=PROBLEM, batch=self._b, group=groups[5]))
             if view.scale >= 2.0 and (e.name or e.id):
                 self._add(pyglet.text.Label(e.name or e.id, x=sx + 8, y=sy - 10, font_size=8,
-                                            color=(255, 255, 255, 230), batch=self.batch, group=groups[5]))
+                                            color=(255, 255, 255, 230), batch=self._b, group=groups[5]))
         for edit, pos in pending_ghosts(live.edits):
             if pos is None:
                 continue
             sx, sy = view.to_screen(*pos)
             colour = GHOST if edit.state is EditState.PENDING else QUEUED
             r, g, b = class_colour(doc, edit.cls) if edit.cls else (200, 200, 200)
-            self._add(shapes.Circle(sx, sy, 6, color=(r, g, b, 120), batch=self.batch, group=groups[5]))
-            self._add(shapes.Arc(sx, sy, 9, thickness=2, color=colour, batch=self.batch, group=groups[5]))
+            self._add(shapes.Circle(sx, sy, 6, color=(r, g, b, 120), batch=self._b, group=groups[5]))
+            self._add(shapes.Arc(sx, sy, 9, thickness=2, color=colour, batch=self._b, group=groups[5]))

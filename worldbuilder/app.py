@@ -149,7 +149,7 @@ class WorldbuilderApp:
             overlay["box"] = (self._drag["start"], self._drag["now"])
         if self.placing and self.view.contains(*self.view.to_screen(*self.cursor)):
             overlay["preview"] = (self.placing, self.view.snap(self.cursor))
-        self.painter.draw(self.view, self.live, overlay)
+        self.painter.draw(self.view, self.live, overlay, self.window)
         self.palette.draw()
         self.problems.draw()
         self.inspector.draw()
