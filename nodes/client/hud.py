@@ -38,6 +38,7 @@ class _Pool:
         self._front = pyglet.graphics.Group(order=1)
         self._labels: list[pyglet.text.Label] = []
         self._rects: list[pyglet.shapes.Rectangle] = []
+        self._shape: list[tuple] = []
         self._nl = self._nr = 0
 
     def begin(self) -> None:
@@ -72,10 +73,17 @@ class _Pool:
             self._rects.append(pyglet.shapes.Rectangle(0, 0, 1, 1, batch=self.batch, group=self._back))
         r = self._rects[self._nr]
         self._nr += 1
-        if (r.x, r.y, r.width, r.height) != (x, y, w, h):
-            r.x, r.y, r.width, r.height = x, y, w, h
-        if tuple(r.color) != colour:
+        shape = self._shape
+        if len(shape) < self._nr:
+            shape.append((None, None, None))
+        was = shape[self._nr - 1]
+        if was[0] != (x, y):
+            r.position = (x, y)
+        if was[1] != (w, h):
+            r.width, r.height = w, h
+        if was[2] != colour:
             r.color = colour
+        shape[self._nr - 1] = ((x, y), (w, h), colour)
         if not r.visible:
             r.visible = True
 

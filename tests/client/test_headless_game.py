@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from client_support import GameCluster
 
 from engine.login.messages import SetPosition
 from gamelogic import operations as ops
@@ -136,3 +137,23 @@ def test_no_server_means_offline_with_the_reason_and_retries():
         assert "login server" in bot.error and "retrying" in bot.session.status
     finally:
         bot.close()
+
+
+def test_losing_the_world_server_goes_back_to_the_login_screen_with_the_reason(tmp_path):
+    own = GameCluster(tmp_path)
+    own.cluster.start(timeout=40)
+    bot = None
+    try:
+        bot = GameClient(own.login_address)
+        bot.play(_unique("acct"), "correct horse battery", _unique("Hero"))
+        assert bot.wait_in_world(30), bot.error
+        gamelogic = next(n for n in own.cluster.nodes if n.role == "gamelogic")
+        gamelogic.process.kill()
+        assert bot.wait(lambda b: b.phase in (Phase.LOGIN, Phase.OFFLINE) and b.error, 15)
+        assert bot.error.startswith("disconnected from the world")
+        assert bot.mirror.me == 0 and not bot.mirror.entities
+        assert bot.wait(lambda b: b.phase is Phase.LOGIN, 10)  # the login node is still there
+    finally:
+        if bot is not None:
+            bot.close()
+        own.cluster.stop()
