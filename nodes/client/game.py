@@ -90,6 +90,8 @@ class ClientGameModule(Module):
         self.yaw = 0.0
         self._server: list[Any] = []
         self._last = 0.0
+        self._told_error = ""
+        self._told_line: Any = None
 
     def start(self) -> None:
         link = self.engine.module(str(self.settings.get("link", "link")))
@@ -153,6 +155,25 @@ class ClientGameModule(Module):
                 self.velocity, self.yaw = (0.0, 0.0), self.mirror.my_position()[3]
             self.mirror.predict(self.velocity[0], self.velocity[1], dt, self.yaw)
         self.events = self.mirror.take_events()
+        self._tell(session)
+
+    def _tell(self, session: Session) -> None:
+        """Errors and new log lines to the node's log (what a headless client shows)."""
+        if session.error != self._told_error:
+            self._told_error = session.error
+            if session.error:
+                self.log.warning("%s", session.error)
+        log = self.mirror.log
+        last = log[-1] if log else None
+        if last is not None and last is not self._told_line:
+            fresh = []
+            for line in reversed(log):
+                if line is self._told_line:
+                    break
+                fresh.append(line)
+            for line in reversed(fresh):
+                self.log.info("%s: %s", line.kind, line.text)
+            self._told_line = last
 
     def status(self) -> dict[str, Any]:
         out = super().status()
