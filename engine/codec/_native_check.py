@@ -26,6 +26,10 @@ True
 
 from __future__ import annotations
 
+from functools import partial
+from operator import itemgetter
+from typing import Any
+
 import msgpack
 import numpy as np
 
@@ -37,6 +41,7 @@ _KINDS = {"any": 0, "int": 1, "guid": 2, "float": 3, "bool": 4, "str": 5, "bytes
 _LIST_OF = 8
 _OPTIONAL = 0x80
 _tuple_new = tuple.__new__
+_first = itemgetter(0)
 _unpackb = msgpack.unpackb
 
 
@@ -91,7 +96,15 @@ class NativeBatchChecker:
             values = _unpackb(data, raw=False, use_list=True, strict_map_key=False)
         except Exception:  # e.g. bad UTF-8, which the C walk does not check
             return None
+        return self._wrap(values)
+
+    def _wrap(self, values: list[Any]) -> list[Message]:
+        """Each proven array as its message class; a batch of one class in one C-level map."""
         classes = self._classes
+        if len(values) > 8:
+            tids = set(map(_first, values))
+            if len(tids) == 1:
+                return list(map(partial(_tuple_new, classes[tids.pop()]), values))
         return [_tuple_new(classes[v[0]], v) for v in values]
 
     def decode_batch(self, data: bytes | bytearray | memoryview, *, max_bytes: int = 1 << 20,
@@ -106,7 +119,6 @@ class NativeBatchChecker:
             except Exception:  # e.g. bad UTF-8, which the C walk does not check
                 values = None
             if values is not None:
-                classes = self._classes
-                return [_tuple_new(classes[v[0]], v) for v in values]
+                return self._wrap(values)
         return binary.decode_batch(data, registry=self.registry, max_bytes=max_bytes,
                                    max_messages=max_messages)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from engine.dispatch import Dispatching, handles
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["Module", "ModuleState", "handles"]
 
 _ROUTE_CACHE_LIMIT = 4096
+_to = itemgetter(1)
+_FEW = 8
+"""Up to this many distinct addresses in a batch, ``send_many`` checks whether they share one pipe."""
 
 
 class ModuleState(enum.Enum):
@@ -138,6 +142,17 @@ class Module(Dispatching):
         raises when there is no ``on_error``.
         """
         cache = self._route_cache
+        if len(messages) > _FEW:
+            # A batch usually goes to one receiver (one address, or many spaces of one host): then
+            # it is one push, found by a pass in C over the addresses instead of a loop in Python.
+            addresses = set(map(_to, messages))
+            if len(addresses) <= _FEW:
+                pipes = {cache.get(a) for a in addresses}
+                if len(pipes) == 1:
+                    (pipe,) = pipes
+                    if pipe is not None:
+                        pipe.push_many(messages)
+                        return
         run: list[Any] = []
         run_pipe: Pipe | None = None
         for message in messages:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 import attrs
@@ -55,6 +56,7 @@ from engine.pipes import PipeFullError
 
 _NODE_SHIFT = 48
 _KEEPALIVE = (Heartbeat, NodeHello)
+_to = itemgetter(1)
 """What still goes to a seed peer declared dead, so that it hears from us when it is back."""
 _MAX_FRAMES_PER_TICK = 10_000
 _MAX_BATCH_BYTES = 256 << 20
@@ -148,6 +150,15 @@ class TransportModule(Module):
     def receive(self, messages: list[Any]) -> None:
         nid = self.node_id
         outgoing = self._outgoing
+        nodes = {a >> _NODE_SHIFT for a in set(map(_to, messages))}
+        if len(nodes) == 1 and nid not in nodes:  # the usual batch: all for one other node
+            (node,) = nodes
+            queue = outgoing.get(node)
+            if queue is None:
+                outgoing[node] = list(messages)
+            else:
+                queue.extend(messages)
+            return
         local = []
         for m in messages:
             node = m[1] >> _NODE_SHIFT
@@ -252,13 +263,17 @@ class TransportModule(Module):
     def _deliver_locally(self, messages: list[Any]) -> None:
         nid = self.node_id
         mine = self.guid
-        ours = [m for m in messages if m[1] >> _NODE_SHIFT == nid]
-        if len(ours) != len(messages):
-            self.undeliverable += len(messages) - len(ours)
-        mail = [m for m in ours if m[1] != mine]
-        for m in ours:
-            if m[1] == mine:
-                self.dispatch(m)
+        addresses = set(map(_to, messages))
+        if mine not in addresses and all(a >> _NODE_SHIFT == nid for a in addresses):
+            mail = messages  # the usual batch: all for local modules, none for the transport itself
+        else:
+            ours = [m for m in messages if m[1] >> _NODE_SHIFT == nid]
+            if len(ours) != len(messages):
+                self.undeliverable += len(messages) - len(ours)
+            mail = [m for m in ours if m[1] != mine]
+            for m in ours:
+                if m[1] == mine:
+                    self.dispatch(m)
         try:
             self.send_many(mail, on_error=self._undeliverable)
         except PipeFullError as exc:
