@@ -93,6 +93,7 @@ class PhysicsModule(Module):
         self._pending_log: Counter[str] = Counter()
         self._pending_example: dict[str, str] = {}
         self._missing_told: set[tuple[int, int]] = set()
+        self._just_made: int | None = None
 
     def start(self) -> None:
         rate = float(self.settings.get("tick_rate", self.engine.tick_rate))
@@ -156,6 +157,7 @@ class PhysicsModule(Module):
 
     def _world_for_scene(self, msg: Any, take_over: bool = False) -> _World | None:
         """The world a scene message changes (made if new); None, logged, if refused."""
+        self._just_made = None
         ident = msg.world
         if type(ident) is not int:
             self._bad_scene(msg, SceneError(f"world must be an int, got {ident!r}"))
@@ -167,6 +169,7 @@ class PhysicsModule(Module):
                 return None
             assert self.config is not None, "the module is not started"
             world = self.worlds[ident] = _World(PhysicsScene(self.config), msg.frm)
+            self._just_made = ident
             self.log.info("world %d created by %s", ident, format_guid(msg.frm))
         elif world.owner != msg.frm and not take_over:
             self._bad_scene(msg, SceneError(f"world {ident} belongs to {format_guid(world.owner)}"))
@@ -174,6 +177,9 @@ class PhysicsModule(Module):
         return world
 
     def _bad_scene(self, msg: Any, exc: Exception) -> None:
+        made, self._just_made = self._just_made, None
+        if made is not None and made == msg.world:  # a refused message leaves no world behind either
+            self.worlds.pop(made).scene.close()
         self.bad_scene += 1
         self.log.warning("refused %s from %s: %s", type(msg).__name__, _who(msg.frm), exc)
 

@@ -142,6 +142,7 @@ def test_a_malformed_scene_message_is_refused_with_a_log_line_and_the_module_tic
         owner.send(PhysicsStatics(p, owner.guid, WORLD, "not a list", False))
         harness.tick(3)
     assert 3 == physics.bad_scene
+    assert {} == physics.worlds  # refused whole: not even an empty world is left
     assert 3 == len([r for r in caplog.records if "refused Physics" in r.getMessage()])
     assert 0 == physics.errors
     _send(owner, physics, scene_messages(p, owner.guid) + [capsule(p, owner.guid, HERO, 20, 20),
