@@ -21,6 +21,7 @@ from gamelogic.stage import Stage
 from gamelogic.worldfile import WorldEntity
 from worldbuilder._document import Document
 from worldbuilder._live import EditState, LiveWorld, pending_ghosts
+from worldbuilder._mesh import Mesh
 from worldbuilder._view import View
 
 SELECTED = (255, 230, 40, 255)
@@ -124,9 +125,11 @@ class MapPainter:
 
     def _draw_world(self, flat: View) -> None:
         entities = self.doc.world.entities
-        self._draw_buildings(flat, entities)
+        meshes = {2: Mesh(), 3: Mesh(), 4: Mesh()}
+        self._draw_buildings(flat, entities, meshes[3])
         for e in entities:
-            self._draw_entity(flat, e, (0.0, 0.0))
+            self._draw_entity(flat, e, (0.0, 0.0), meshes)
+        self._build(meshes)
         problems = self.doc.problem_ids()
         for e in entities:
             if e.id in problems:
@@ -144,10 +147,12 @@ class MapPainter:
     def _draw_overlay(self, view: View, overlay: dict[str, Any]) -> None:
         doc = self.doc
         moving = overlay.get("move_offset") or (0.0, 0.0)
+        meshes = {2: Mesh(), 3: Mesh(), 4: Mesh()}
         for e in doc.selected():
             if moving != (0.0, 0.0):
-                self._draw_entity(view, e, moving)  # where it would land
+                self._draw_entity(view, e, moving, meshes)  # where it would land
             self._outline(view, e, SELECTED, 3, 2, moving)
+        self._build(meshes)
         focus = doc.entity(overlay["focus"]) if overlay.get("focus") else None
         if focus is not None:
             self._outline(view, focus, FOCUS, 8, 3)
@@ -168,6 +173,11 @@ class MapPainter:
     def _add(self, shape: Any) -> Any:
         self._items.append(shape)
         return shape
+
+    def _build(self, meshes: dict[int, Mesh]) -> None:
+        for order, mesh in meshes.items():
+            if len(mesh):
+                self._add(mesh.build(self._b, order))
 
     def _draw_terrain(self, view: View) -> None:
         world = self.doc.world
@@ -222,7 +232,7 @@ class MapPainter:
             return float(r) if isinstance(r, (int, float)) and math.isfinite(r) else 0.0
         return 0.0
 
-    def _draw_buildings(self, view: View, entities: list[WorldEntity]) -> None:
+    def _draw_buildings(self, view: View, entities: list[WorldEntity], mesh: Mesh) -> None:
         doc = self.doc
         good = [e for e in entities if e.cls in doc.tree and not doc.tree.check_properties(e.cls, e.props)]
         try:
@@ -232,8 +242,7 @@ class MapPainter:
         thick = max(2.0, 0.3 * view.scale)
         for wall in stage.walls:
             (ax, ay), (bx, by) = view.to_screen(*wall.a), view.to_screen(*wall.b)
-            self._add(shapes.Line(ax, ay, bx, by, thickness=thick, color=WALL, batch=self._b,
-                                  group=self._groups[3]))
+            mesh.line(ax, ay, bx, by, thick, WALL)
         for door in stage.doors.values():
             e = doc.entity(door.id)
             dx, dy = (door.width / 2, 0.0) if door.axis == "x" else (0.0, door.width / 2)
@@ -242,56 +251,48 @@ class MapPainter:
             is_open = bool(doc.props_of(e).get("open")) if e else False
             r, g, b = class_colour(doc, "door", doc.props_of(e) if e else None)
             colour = (r, g, b, 110) if is_open else (r, g, b, 255)
-            self._add(shapes.Line(ax, ay, bx, by, thickness=thick + 2, color=colour, batch=self._b,
-                                  group=self._groups[3]))
+            mesh.line(ax, ay, bx, by, thick + 2, colour)
 
-    def _draw_entity(self, view: View, e: WorldEntity, offset: tuple[float, float]) -> None:
+    def _draw_entity(self, view: View, e: WorldEntity, offset: tuple[float, float],
+                     meshes: dict[int, Mesh]) -> None:
+        """One entity by its class: into the meshes by draw order (2 under 3 under 4)."""
         doc, tree = self.doc, self.doc.tree
         props = doc.props_of(e)
         r, g, b = class_colour(doc, e.cls, props)
-        x, y = e.pos[0] + offset[0], e.pos[1] + offset[1]
-        sx, sy = view.to_screen(x, y)
-        groups = self._groups
+        colour = (r, g, b, 255)
+        sx, sy = view.to_screen(e.pos[0] + offset[0], e.pos[1] + offset[1])
         known = e.cls in tree
         if known and tree.is_a(e.cls, "building"):
             fx0, fy0, fx1, fy1 = doc.footprint(e)
             (ax, ay), (bx, by) = (view.to_screen(fx0 + offset[0], fy0 + offset[1]),
                                   view.to_screen(fx1 + offset[0], fy1 + offset[1]))
-            self._add(shapes.Rectangle(ax, ay, bx - ax, by - ay, color=(r, g, b, 235), batch=self._b,
-                                       group=groups[2]))
+            meshes[2].rect(ax, ay, bx, by, (r, g, b, 235))
         elif known and tree.is_a(e.cls, "door"):
-            self._add(shapes.Rectangle(sx - 3, sy - 3, 6, 6, color=(r, g, b, 255), batch=self._b,
-                                       group=groups[3]))
+            meshes[3].rect(sx - 3, sy - 3, sx + 3, sy + 3, colour)
         elif known and tree.is_a(e.cls, "spawner"):
             spread = self._spawn_radius(e) * view.scale
             if spread > 2:
-                self._add(shapes.Arc(sx, sy, spread, thickness=1, color=(r, g, b, 200), batch=self._b,
-                                     group=groups[2]))
-            self._add(shapes.Polygon((sx, sy + 7), (sx + 7, sy), (sx, sy - 7), (sx - 7, sy),
-                                     color=(r, g, b, 255), batch=self._b, group=groups[4]))
+                meshes[2].ring(sx, sy, spread, 1.2, (r, g, b, 200))
+            meshes[4].polygon([(sx, sy + 7), (sx + 7, sy), (sx, sy - 7), (sx - 7, sy)], colour)
         elif known and tree.is_a(e.cls, "marker"):
-            self._add(shapes.Triangle(sx - 6, sy - 5, sx + 6, sy - 5, sx, sy + 7, color=(r, g, b, 255),
-                                      batch=self._b, group=groups[4]))
+            meshes[4].polygon([(sx - 6, sy - 5), (sx + 6, sy - 5), (sx, sy + 7)], colour)
         elif known and tree.is_a(e.cls, "item"):
-            half = max(2.5, float(props.get("radius", 0.3)) * view.scale)
-            self._add(shapes.Rectangle(sx - half, sy - half, 2 * half, 2 * half, color=(r, g, b, 255),
-                                       batch=self._b, group=groups[4]))
+            radius = props.get("radius", 0.3)
+            half = max(2.5, float(radius) * view.scale) if isinstance(radius, (int, float)) else 2.5
+            meshes[4].rect(sx - half, sy - half, sx + half, sy + half, colour)
         elif known:
             radius = props.get("radius", 0.5)
             radius = max(3.0, float(radius) * view.scale) if isinstance(radius, (int, float)) else 3.0
-            if tree.is_a(e.cls, "creature"):  # a dark rim: a disc behind (a thick Arc costs ten times more)
-                self._add(shapes.Circle(sx, sy, radius + 1.5, color=(30, 30, 30, 255), batch=self._b,
-                                        group=groups[3]))
-            self._add(shapes.Circle(sx, sy, radius, color=(r, g, b, 255), batch=self._b, group=groups[4]))
-            if tree.is_a(e.cls, "creature"):
+            meshes[4].disc(sx, sy, radius, colour)
+            if tree.is_a(e.cls, "creature"):  # a dark rim, and a tick the way it faces
+                meshes[3].disc(sx, sy, radius + 1.5, (30, 30, 30, 255))
                 yaw = math.radians(e.yaw)
                 tip = radius + 5
-                self._add(shapes.Line(sx, sy, sx + math.cos(yaw) * tip, sy + math.sin(yaw) * tip, thickness=2,
-                                      color=(30, 30, 30, 255), batch=self._b, group=groups[4]))
+                meshes[4].line(sx, sy, sx + math.cos(yaw) * tip, sy + math.sin(yaw) * tip, 2,
+                               (30, 30, 30, 255))
         else:  # an unknown class: a magenta cross, so it is found and fixed
             for dx in (-1, 1):
-                self._add(shapes.Line(sx - 6, sy - 6 * dx, sx + 6, sy + 6 * dx, thickness=2,
-                                      color=(255, 0, 255, 255), batch=self._b, group=groups[4]))
+                meshes[4].line(sx - 6, sy - 6 * dx, sx + 6, sy + 6 * dx, 2, (255, 0, 255, 255))
 
     def _outline(self, view: View, e: WorldEntity, colour: tuple[int, int, int, int], pad: float,
                  thickness: float, offset: tuple[float, float] = (0.0, 0.0)) -> None:
