@@ -349,3 +349,26 @@ def test_adding_a_capsule_again_teleports_it_and_stops_it(scenes):
                                             for e, x, y, z, g in result.poses[OWNER]]
     assert {} == scene.step().poses  # its old intent went with it
     assert 1 == scene.body_count()
+
+
+def test_a_removed_wall_no_longer_stops_anyone(scenes):
+    scene = scenes()
+    _flat(scene)
+    scene.set_boxes([[1, 30.0, 50.0, 2.0, 0.5, 10.0, 2.0, 0.0], [2, 60.0, 50.0, 2.0, 0.5, 10.0, 2.0, 0.0]])
+    _capsule(scene, 1, 20.0, 50.0)
+    scene.remove_boxes([1, 99])  # an unknown id is no error
+    _walk(scene, 200, [[1, 5.0, 0.0, 0.0]])
+    assert 59.5 - 0.4 - scene.config.skin == pytest.approx(scene.pose(1)[0], abs=1e-6)  # the second wall
+    assert 1 == scene.static_count()
+
+
+def test_an_arrow_hits_a_loose_body_in_its_way(scenes):
+    scene = scenes()
+    _flat(scene)
+    scene.add_body(5, OTHER, "loose", (50.0, 60.0, 0.5), 0.5, 0.0)  # a barrel, someone else's
+    for _ in range(20):
+        scene.step()  # it settles on the ground
+    scene.spawn_projectile(400, OWNER, 0, (50.0, 50.0, 0.6), (0.0, 40.0, 0.0), 3.0)
+    hits = [h for _ in range(10) for h in scene.step().hits.get(OWNER, [])]
+    assert [[400, 5]] == [h[:2] for h in hits]
+    assert 59.5 == pytest.approx(hits[0][3], abs=0.05)
