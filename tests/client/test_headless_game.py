@@ -157,3 +157,20 @@ def test_losing_the_world_server_goes_back_to_the_login_screen_with_the_reason(t
         if bot is not None:
             bot.close()
         own.cluster.stop()
+
+
+def test_touching_a_door_opens_or_shuts_it_in_the_mirror(player):
+    player.session.act(SetPosition(0, player.me, 280.0, 243.0, 0.0))  # outside the house's door
+
+    def door(b):
+        return next((e for e in b.mirror.entities.values() if e.wid == "village.house.door"), None)
+
+    assert player.wait(lambda b: door(b) is not None, 10)
+    assert player.wait(lambda b: abs((b.mirror.my_server_position() or (0, 0, 0))[1] - 243.0) < 1.0, 10)
+    was = bool(door(player).props.get("open"))
+    version = player.mirror.stage_version
+    player.touch(door(player).guid)
+    assert player.wait(lambda b: bool(door(b).props.get("open")) is not was, 10), player.mirror.log[-1]
+    assert player.mirror.stage_version > version
+    assert player.mirror.log[-1].text == "ok: the door is " + ("shut" if was else "open")
+    assert "village.house.door" in player.mirror.stage().doors
