@@ -81,6 +81,8 @@ def recording_families(recorder: NodeRecorder) -> list[Any]:
         CounterMetricFamily("spenefett_recording_bytes", "Bytes of recording written.",
                             value=status["bytes"]),
         CounterMetricFamily("spenefett_recording_ticks", "Ticks recorded.", value=status["ticks"]),
+        CounterMetricFamily("spenefett_recording_seconds", "CPU time the recorder spent packing "
+                            "and writing records, at tick ends.", value=status["seconds"]),
     ]
 
 
