@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pybullet
 
 from bench._report import Row
 from engine.dispatch import handles
@@ -123,9 +124,7 @@ def _tick_rows(progress: Progress) -> list[Row]:
         exported.append(sum(len(rows) for rows in result.poses.values()))
     progress(f"timing {TICKS} bare pybullet ticks (4 stepSimulation calls) of the same scene")
     bare = []
-    client = scene._cid  # the bench measures pybullet itself on the scene's own client
-    import pybullet
-
+    client = scene.client  # pybullet itself, on the scene's own client
     for _ in range(TICKS):
         t0 = perf()
         for _ in range(scene.config.substeps):

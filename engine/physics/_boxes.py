@@ -21,7 +21,7 @@ from collections import defaultdict
 import numpy as np
 
 _EPS = 1e-9
-_REACH = 2.0
+REACH = 2.0
 """Widest capsule radius the grid reach allows for (m); wider ones are still pushed, near their centre."""
 
 
@@ -45,8 +45,8 @@ class BoxTable:
         for i, (cx, cy, cz, hx, hy, hz, yaw) in enumerate(self._boxes.values()):
             c, s = math.cos(yaw), math.sin(yaw)
             rows.append((cx, cy, cz - hz, cz + hz, hx, hy, c, s, 0.0))
-            ex = abs(c) * hx + abs(s) * hy + _REACH
-            ey = abs(s) * hx + abs(c) * hy + _REACH
+            ex = abs(c) * hx + abs(s) * hy + REACH
+            ey = abs(s) * hx + abs(c) * hy + REACH
             for gx in range(math.floor((cx - ex) / self.cell), math.floor((cx + ex) / self.cell) + 1):
                 for gy in range(math.floor((cy - ey) / self.cell), math.floor((cy + ey) / self.cell) + 1):
                     grid[(gx, gy)].append(i)
@@ -119,7 +119,7 @@ class BoxTable:
         return xy
 
     def near(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-        """True where a box may be within ``_REACH`` of the segment start -> end (conservative).
+        """True where a box may be within ``REACH`` of the segment start -> end (conservative).
 
         The corners of the segment's bounding rectangle are looked up; a
         segment longer than a cell is always near.

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.physics._boxes import _REACH, BoxTable
+from engine.physics._boxes import REACH, BoxTable
 
 RayFn = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 """``rays(starts (k,3), ends (k,3), mask) -> (fraction, body, point, normal)``; body -1: no hit."""
@@ -138,8 +138,8 @@ def move(caps: Capsules, rays: RayFn, *, dt: float, gravity: float, step_height:
     disp = d.copy()
     if boxes is not None and len(boxes):
         # only capsules with a box near their path sweep for walls (rays cost; most meet none)
-        near = np.flatnonzero(boxes.near(pos[:, :2], pos[:, :2] + d) & (r + skin <= _REACH))
-        far_reach = np.flatnonzero(r + skin > _REACH)  # too wide for the grid's reach: always sweep
+        near = np.flatnonzero(boxes.near(pos[:, :2], pos[:, :2] + d) & (r + skin <= REACH))
+        far_reach = np.flatnonzero(r + skin > REACH)  # too wide for the grid's reach: always sweep
         sweep = np.union1d(near, far_reach)
         if sweep.size:
             disp[sweep] = _sweep(pos[sweep, :2], ray_z[sweep], d[sweep], r[sweep], skin, rays, wall_mask)

@@ -520,6 +520,11 @@ class PhysicsScene:
         (x, y, z), _orn = pybullet.getBasePositionAndOrientation(loose.body, physicsClientId=self._cid)
         return x, y, z, bool(loose.sent[3]) if loose.sent else False
 
+    @property
+    def client(self) -> int:
+        """The pybullet client id of this world, for tools and benchmarks that call pybullet directly."""
+        return self._cid
+
     def body_count(self) -> int:
         return self._caps.n + len(self._loose)
 
