@@ -116,9 +116,10 @@ from engine.testing import Harness  # noqa: E402
 class RegionHost(ObjectSpaceHost):
     """What GameHost does for physics, minus players' logins: a World ticked by an engine."""
 
-    def __init__(self, name, text=SMALL_WORLD):
+    def __init__(self, name, text=SMALL_WORLD, physics_node=None):
         super().__init__(name)
         self.text = text
+        self.physics_node = physics_node  # None: the physics module of this engine
         self.out = []
         self.world = None
 
@@ -131,7 +132,7 @@ class RegionHost(ObjectSpaceHost):
             send=self._send,
             rng=self.engine.rng,
             me=self.guid,
-            physics=module_guid(self.node_id, WellKnown.PHYSICS),
+            physics=module_guid(self.physics_node or self.node_id, WellKnown.PHYSICS),
         )
         self.world.send_scene()
 
