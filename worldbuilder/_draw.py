@@ -307,24 +307,30 @@ class MapPainter:
     def _draw_live(self, view: View, live: LiveWorld, selected: int | None) -> None:
         doc, groups = self.doc, self._groups
         deleting = {e.target for e in live.open_edits() if e.kind == "delete"}
+        meshes = {5: Mesh(), 6: Mesh()}
+        labels = 0
         for e in live.entities.values():
             sx, sy = view.to_screen(e.pos[0], e.pos[1])
             if not view.contains(sx, sy):
                 continue
-            r, g, b = class_colour(doc, e.cls)
-            self._add(shapes.Circle(sx, sy, 5, color=(r, g, b, 255), batch=self._b, group=groups[5]))
-            self._add(shapes.Arc(sx, sy, 6, thickness=1.5, color=(255, 255, 255, 255), batch=self._b,
-                                 group=groups[5]))
+            in_file = doc.entity(e.id) if e.id else None
+            if in_file is not None and abs(in_file.pos[0] - e.pos[0]) + abs(in_file.pos[1] - e.pos[1]) < 0.05:
+                meshes[6].disc(sx, sy, 2.5, (255, 255, 255, 230))  # live, where the file has it: a dot
+            else:
+                r, g, b = class_colour(doc, e.cls)
+                meshes[5].disc(sx, sy, 6.5, (255, 255, 255, 255))
+                meshes[6].disc(sx, sy, 5, (r, g, b, 255))
+                if view.scale >= 2.0 and (e.name or e.id) and labels < MAX_LABELS:
+                    labels += 1
+                    self._add(pyglet.text.Label(e.name or e.id, x=sx + 8, y=sy - 10, font_size=8,
+                                                color=(255, 255, 255, 230), batch=self._b, group=groups[5]))
             if e.guid == selected:
                 self._add(shapes.Box(sx - 9, sy - 9, 18, 18, thickness=2, color=SELECTED, batch=self._b,
                                      group=groups[5]))
             if e.guid in deleting:
                 for dx in (-1, 1):
-                    self._add(shapes.Line(sx - 7, sy - 7 * dx, sx + 7, sy + 7 * dx, thickness=2,
-                                          color=PROBLEM, batch=self._b, group=groups[5]))
-            if view.scale >= 2.0 and (e.name or e.id):
-                self._add(pyglet.text.Label(e.name or e.id, x=sx + 8, y=sy - 10, font_size=8,
-                                            color=(255, 255, 255, 230), batch=self._b, group=groups[5]))
+                    meshes[6].line(sx - 7, sy - 7 * dx, sx + 7, sy + 7 * dx, 2, PROBLEM)
+        self._build(meshes)
         for edit, pos in pending_ghosts(live.edits):
             if pos is None:
                 continue

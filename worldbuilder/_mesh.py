@@ -82,7 +82,7 @@ class Mesh:
 
     def ring(self, x: float, y: float, radius: float, thickness: float, colour: Colour) -> None:
         """A circle's outline, ``thickness`` pixels wide."""
-        n = max(16, min(96, int(radius / 4)))
+        n = max(24, min(128, int(radius / 2)))
         points = [(x + radius * np.cos(2 * np.pi * k / n), y + radius * np.sin(2 * np.pi * k / n))
                   for k in range(n + 1)]
         for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
