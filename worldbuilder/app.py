@@ -135,7 +135,7 @@ class WorldbuilderApp:
         self._layout(width, height)
 
     def on_draw(self) -> None:
-        self.draw()
+        self._act(self.draw)
 
     def draw(self) -> None:
         """Draw one frame (the window's on_draw; tests call it before reading the colour buffer)."""
@@ -315,6 +315,9 @@ class WorldbuilderApp:
         self._drag = {"kind": "box", "start": world, "now": world, "add": shift}
 
     def on_mouse_drag(self, x: int, y: int, dx: int, dy: int, buttons: int, modifiers: int) -> None:
+        self._act(lambda: self._dragged(x, y, dx, dy))
+
+    def _dragged(self, x: int, y: int, dx: int, dy: int) -> None:
         if self.view.contains(x, y):
             self.cursor = self.view.to_world(x, y)
         drag = self._drag
@@ -333,6 +336,9 @@ class WorldbuilderApp:
             drag["offset"] = (snapped[0] - ax, snapped[1] - ay)
 
     def on_mouse_release(self, x: int, y: int, button: int, modifiers: int) -> None:
+        self._act(lambda: self._released(button))
+
+    def _released(self, button: int) -> None:
         drag, self._drag = self._drag, None
         if drag is None:
             return
@@ -354,6 +360,9 @@ class WorldbuilderApp:
             self._act(lambda: self._do(lambda: self.editor.move(dx, dy)))
 
     def on_mouse_scroll(self, x: int, y: int, scroll_x: float, scroll_y: float) -> None:
+        self._act(lambda: self._scrolled(x, y, scroll_y))
+
+    def _scrolled(self, x: int, y: int, scroll_y: float) -> None:
         for panel in (self.palette, self.problems, self.inspector):
             if panel.contains(x, y):
                 panel.scroll_by(-int(scroll_y) * 3)
