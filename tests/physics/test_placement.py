@@ -273,13 +273,19 @@ def test_the_demo_games_world_runs_on_a_physics_node_with_the_split_stack():
     from nodes.tool import ToolNode
 
     gld = f"tcp://127.0.0.1:{free_tcp_port()}"
-    procs = [_start(["gld", "--id", "1", "--listen", gld, "--gld", gld])]
+    patient = ["--set", "transport.dead_after=15"]  # a loaded machine must not look like a dead node
+    procs = [_start(["gld", "--id", "1", "--listen", gld, "--gld", gld, *patient])]
     try:
-        procs.append(_start(["physics", "--id", str(PHYSICS_NODE), "--gld", gld]))
-        procs.append(_start(["gamelogic", "--id", "2000", "--gld", gld, "--stack",
-                             str(REPO / "nodes" / "gamelogic-split.toml"), "--set", "net.port=0"]))
+        procs.append(_start(["physics", "--id", str(PHYSICS_NODE), "--gld", gld, *patient]))
         with ToolNode(gld) as tool:
-            tool.wait_for_directory(min_nodes=3, timeout=30)
+            def listed(node):
+                return any(r[0] == node and r[3] for r in tool.refresh_directory(timeout=0.5))
+
+            assert tool.wait_for(lambda: listed(PHYSICS_NODE), timeout=30)  # up before the world is sent
+            procs.append(_start(["gamelogic", "--id", "2000", "--gld", gld, "--stack",
+                                 str(REPO / "nodes" / "gamelogic-split.toml"), "--set", "net.port=0",
+                                 *patient]))
+            assert tool.wait_for(lambda: listed(2000), timeout=30)
 
             def physics_status():
                 status = tool.statuses([PHYSICS_NODE], timeout=5).get(PHYSICS_NODE)
