@@ -35,7 +35,7 @@ from typing import Any
 
 import attrs
 
-from engine.login.messages import EnteredWorld, Refused
+from engine.login.messages import AvatarState, EnteredWorld, Refused
 from engine.modules.network_messages import ConnectionLost, Welcome
 from gamelogic.classes import ClassTree
 from gamelogic.operations import Death, Disappear, Heard, Hit, Info, Miss, Moves, Set, Sight, Sound, Stats
@@ -140,6 +140,7 @@ class WorldMirror:
             Moves: self._moves, Set: self._set, Sound: self._sound, Hit: self._hit, Miss: self._miss,
             Death: self._death, Stats: self._stats, Info: self._info, Heard: self._heard,
             ConnectionLost: self._connection_lost, Refused: self._refused, Welcome: _ignore,
+            AvatarState: self._avatar_state,
         }
         # the prediction of the player's own avatar
         self._pred = [0.0, 0.0, 0.0]
@@ -340,6 +341,10 @@ class WorldMirror:
         x, y = float(pos[0]), float(pos[1])
         self._snap(x, y, self.terrain.height_at(x, y) if self.terrain is not None else float(pos[2]))
         self.log.append(LogLine(now, "system", f"{self.character.get('name', 'you')} entered the world"))
+
+    def _avatar_state(self, m: AvatarState, now: float) -> None:
+        if isinstance(m.state, dict) and isinstance(m.state.get("character"), dict):
+            self.character = dict(m.state["character"])
 
     def _sight(self, m: Sight, now: float) -> None:
         e = m.entity

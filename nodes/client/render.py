@@ -312,6 +312,10 @@ class RenderModule(Module):
         return [(sx, sy, f[2], now - f[0]) for f, (sx, sy), vis in
                 zip(self._floaters, xy.tolist(), visible.tolist(), strict=True) if vis]
 
+    def on_screen(self) -> list[tuple[int, float, float]]:
+        """(guid, x, y) of each plate drawn in the last frame: where a click targets it."""
+        return list(self._screen)
+
     def pick(self, x: float, y: float) -> int:
         """The entity whose plate or body is nearest the mouse at (x, y), within 40 pixels (0: none)."""
         best, best_d = 0, PICK_PIXELS

@@ -174,3 +174,27 @@ def test_touching_a_door_opens_or_shuts_it_in_the_mirror(player):
     assert player.mirror.stage_version > version
     assert player.mirror.log[-1].text == "ok: the door is " + ("shut" if was else "open")
     assert "village.house.door" in player.mirror.stage().doors
+
+
+def test_a_pig_killed_leaves_a_corpse_that_can_be_looted(player):
+    player.session.act(SetPosition(0, player.me, 300.0, 296.0, 0.0))
+    assert player.wait(lambda b: b.mirror.nearest(*b.position[:2], kind="pig") is not None, 15)
+    player.wield("sword")
+    pig = player.mirror.nearest(*player.position[:2], kind="pig")
+    died = False
+    for _ in range(60):
+        died = any(isinstance(m, ops.Death) and m.target == pig.guid for m in player.seen)
+        if died or pig.guid not in player.mirror.entities:
+            break
+        x, y = pig.last[:2]
+        player.session.act(SetPosition(0, player.me, x - 1.0, y, 0.0))
+        player.wait(lambda b: False, 0.25)
+        player.attack(pig.guid)
+        player.wait(lambda b: False, 0.9)
+    assert died, [line.text for line in player.mirror.log][-6:]
+    death = next(m for m in player.seen if isinstance(m, ops.Death) and m.target == pig.guid)
+    assert player.wait(lambda b: death.corpse in b.mirror.entities, 5)
+    assert player.mirror.entity(death.corpse).cls == "corpse"
+    player.touch(death.corpse)
+    assert player.wait(lambda b: b.mirror.log[-1].text.startswith("ok: you take"), 10), player.mirror.log[-1]
+    assert player.wait(lambda b: any(i.get("item") == "ham" for i in b.mirror.stats.get("inventory", [])), 10)

@@ -71,6 +71,7 @@ def test_targeting_a_pig_shows_its_plate_and_attacking_hits_it(played):
     report, shots, _ = played
     steps = report["steps"]
     assert steps["targeted"]["target_class"] == "pig"
+    assert steps["targeted"]["clicked"] > 0, "a click on a plate targets its entity"
     yellow = (255, 230, 90)  # the target's plate and the target panel
     assert colour_share(shots["targeted"], yellow, 30) > colour_share(shots["before_target"], yellow, 30)
     assert steps["fought"]["hit"], steps["fought"]["log"]

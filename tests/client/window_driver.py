@@ -125,9 +125,24 @@ def play(d: Driver, stamp: str) -> None:
     d.until(lambda: d.mirror.nearest(*d.mirror.my_position()[:2], kind="pig", within=40.0) is not None, 20)
     d.until(lambda: False, 0.5)
     d.shot("before_target")
+    d.window.dispatch_event("on_key_press", k.Q, 0)  # turn until a plate is on screen
+    for _ in range(200):  # 2 degrees a tick: a whole turn and more
+        d.tick()
+        if d.render.on_screen():
+            break
+    d.window.dispatch_event("on_key_release", k.Q, 0)
+    d.tick(3)
+    plates = d.render.on_screen()
+    clicked = 0
+    if plates:
+        guid, x, y = plates[0]
+        d.window.dispatch_event("on_mouse_press", int(x), int(y), 1, 0)  # the left button
+        d.tick()
+        clicked = d.input.target if d.input.target == guid else -guid
     d.press(k.TAB)
     d.tick(5)
-    d.shot("targeted", target_class=getattr(d.mirror.entity(d.input.target), "cls", ""))
+    d.shot("targeted", target_class=getattr(d.mirror.entity(d.input.target), "cls", ""), clicked=clicked,
+           plates=len(plates), yaw=d.input.yaw)
     d.press(k._1)
     hit = False
     for _ in range(25):
