@@ -21,9 +21,11 @@ from worldbuilder._document import Document, EditError
 from worldbuilder._fields import parse_field
 from worldbuilder._live import LiveEntity, LiveWorld
 
+_NO_LIVE_CHOICE = "click a live entity first (L switches to editing the file)"
+
 
 class Editor:
-    """Actions on the file, or on the live world when ``target`` is "live" and a live entity is chosen."""
+    """Actions on the file, or, when ``target`` is "live", on the chosen live entity (never the file)."""
 
     def __init__(self, doc: Document, live: LiveWorld | None = None,
                  send: Callable[[Any], None] | None = None) -> None:
@@ -75,6 +77,8 @@ class Editor:
         if entity is not None:
             self._set(entity, {"pos": [entity.pos[0] + dx, entity.pos[1] + dy]})
             return f"live: move {entity.id or entity.guid}"
+        if self.live_mode:
+            return _NO_LIVE_CHOICE
         self.doc.move_selection(dx, dy)
         return ""
 
@@ -83,6 +87,8 @@ class Editor:
         if entity is not None:
             self._set(entity, {"yaw": (entity.yaw + degrees) % 360.0})
             return f"live: turn {entity.id or entity.guid}"
+        if self.live_mode:
+            return _NO_LIVE_CHOICE
         self.doc.rotate_selection(degrees)
         return ""
 
@@ -93,6 +99,8 @@ class Editor:
             self.send(self.live.create(entity.cls, (entity.pos[0] + offset[0], entity.pos[1] + offset[1]),
                                        dict(entity.props), world_id))
             return f"live: create {entity.cls} {world_id}"
+        if self.live_mode:
+            return _NO_LIVE_CHOICE
         copies = self.doc.duplicate_selection(offset)
         return f"duplicated {len(copies)}" if copies else "select something to duplicate"
 
@@ -102,6 +110,8 @@ class Editor:
             self.send(self.live.delete(entity.guid))
             self.live_selected = None
             return f"live: delete {entity.id or entity.guid}"
+        if self.live_mode:
+            return _NO_LIVE_CHOICE
         n = len(self.doc.selection)
         self.doc.delete_selection()
         return f"deleted {n}" if n else "select something to delete"

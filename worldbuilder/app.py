@@ -60,7 +60,8 @@ FILES
 PROBLEMS AND LIVE
   F2                    bottom panel: problems / live edits
   click a problem       select its entity and show it on the map (problems are outlined in red)
-  L                     live mode: edit the running world or the file  (the status line says which)
+  L                     live mode: edit the running world or the file  (the status line says which);
+                        live, a click picks a live entity and the file is left alone
   Ctrl+E                export the live edits into the file (one undo step; then save)
   F5                    reconnect to the live world now
 """
@@ -301,7 +302,9 @@ class WorldbuilderApp:
                 self._drag = {"kind": "move", "start": world, "live": hit_live.guid,
                               "anchor": hit_live.pos[:2], "offset": (0.0, 0.0)}
                 return
-            self.live_selected = None
+            self.live_selected = None  # live, the file's entities are not picked: L switches
+            self._drag = {"kind": "pan", "moved": False}
+            return
         hit = self.doc.pick(world[0], world[1], tolerance)
         if hit is not None:
             if shift:

@@ -90,3 +90,13 @@ def test_offline_live_edits_are_queued_not_lost(live_editor):
     assert "live: create pig pig queued (not connected)" == editor.place("pig", (1.0, 1.0))
     assert [None] == sent
     assert 1 == len(live.open_edits())
+
+
+def test_live_actions_without_a_live_choice_leave_the_file_alone(live_editor, doc):
+    editor, live, sent = live_editor
+    doc.select(["meadow.rock.1"])  # selected before switching to live
+    before = doc.text()
+    for action in (lambda: editor.move(2.0, 0.0), lambda: editor.rotate(15.0), editor.delete,
+                   lambda: editor.duplicate((1.0, 1.0))):
+        assert action().startswith("click a live entity first")
+    assert (before, []) == (doc.text(), sent)
