@@ -47,6 +47,8 @@ from nodes.player_gate import PlayerGate, _Player
 
 _PHYSICS_TYPES = frozenset(range(150, 170))
 CHAT_CHANNEL = "global"
+CHAT_REJOIN = 5.0
+"""Seconds between two ChatJoin to the GLD (joining is idempotent there)."""
 EDITS_CLASS = "WorldEdits"
 """The entity class of a world's live edits in persistence (state: the edited world file's text)."""
 _RESERVE_SERIAL = (1 << 41) + 1
@@ -64,6 +66,7 @@ class GameHost(PlayerGate):
         self._edits_region = ""
         self._reserving = False
         self._next_save = 0.0
+        self._next_join = 0.0
         self._physics_failures = 0
 
     def start(self) -> None:
@@ -75,7 +78,6 @@ class GameHost(PlayerGate):
             self.log.warning("world file: %s", problem)
         self._tree = tree
         self._build_world(world_file)
-        self._send(ChatJoin(self._gld, self.guid, CHAT_CHANNEL, self.guid))
         self.log.info("world %r loaded: %d bodies", world_file.name, len(self.world.bodies))
         self._edits_region = f"world:{world_file.name}"
         self.cache.preload_region(self._edits_region)  # live edits saved by an earlier run, if any
@@ -116,6 +118,9 @@ class GameHost(PlayerGate):
         world = self.world
         world.tick(self.engine.time, self.engine.tick)
         now = self.engine.time
+        if now >= self._next_join:  # joined again and again: a GLD that started late or restarted forgets
+            self._next_join = now + CHAT_REJOIN
+            self._send(ChatJoin(self._gld, self.guid, CHAT_CHANNEL, self.guid))
         if now >= self._next_save:  # write-behind: the cache flushes on its own interval
             self._next_save = now + self._save_every
             for player in self._players.values():

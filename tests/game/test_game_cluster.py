@@ -135,3 +135,54 @@ def test_live_edits_are_saved_through_persistence_and_survive_a_restart(cluster)
     assert viewer is not None and gamelogic.process.pid != old_pid
     assert viewer.wait(lambda c: any(e.wid == "live.rock" for e in c.mirror.entities.values()), 15)
     viewer.close()
+
+
+def test_players_see_each_other_fight_chat_leave_and_come_back_with_the_skills_they_earned(cluster):
+    ann, bob = _player(cluster, "Annie"), _player(cluster, "Bobby")
+    assert ann.wait(lambda c: bob.me in c.mirror.entities, 15)  # both start at the spawn point
+    assert bob.wait(lambda c: ann.me in c.mirror.entities, 15)
+
+    def both(seconds):  # Bob keeps reading too, or the server drops him as a dead connection
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            ann.pump()
+            bob.pump()
+            time.sleep(0.01)
+
+    # Ann hunts the meadow's pigs with her sword until her swordsmanship has risen
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and ann.mirror.stats.get("skills", {}).get("swordsmanship", 0) < 1.0:
+        both(0.0)
+        here = ann.mirror.my_server_position()
+        pig = ann.mirror.nearest(here[0], here[1], kind="pig") if here else None
+        if pig is None:
+            both(0.2)
+            continue
+        p = ann.mirror.position(pig.guid, time.monotonic())
+        dx, dy = p[0] - here[0], p[1] - here[1]
+        d = max((dx * dx + dy * dy) ** 0.5, 1e-6)
+        if d > 2.0:
+            ann.move(dx / d * 5.0, dy / d * 5.0)
+            both(0.1)
+        else:
+            ann.stop()
+            ann.attack(pig.guid)
+            both(1.05)
+    earned = ann.mirror.stats["skills"]["swordsmanship"]
+    assert earned >= 1.0
+
+    line = "well met, Bobby"
+    ann.chat(line)
+    both(0.5)  # Ann's link sends what she said when it ticks
+    assert bob.wait(lambda c: any(entry.text.endswith(line) for entry in c.mirror.log), 10)
+
+    ann.leave()  # a clean logout: saved, back at the character list
+    both(0.5)
+    assert ann.wait(lambda c: not c.in_world, 10)
+    assert bob.wait(lambda c: ann.me not in c.mirror.entities, 10)  # she is gone from his view
+    ann.close()
+    again = _player(cluster, "Annie")
+    assert again.wait(lambda c: c.mirror.stats.get("skills"), 10)
+    assert again.mirror.stats["skills"]["swordsmanship"] == earned
+    again.close()
+    bob.close()
