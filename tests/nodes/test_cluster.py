@@ -148,7 +148,12 @@ def test_a_message_crosses_gamelogic_to_gld_to_another_gamelogic_node(tmp_path):
                 time.sleep(0.005)
             return until()
 
-        # both gamelogic nodes know the GLD; neither knows the other yet
+        def gld_heard(engine):
+            peer = engine.module("transport").peers().get(1) or {}
+            return peer.get("alive") and peer.get("received", 0) > 0
+
+        # both gamelogic nodes know the GLD (a node takes seconds to start); neither knows the other yet
+        assert pump(lambda: all(gld_heard(e) for e in engines), timeout=60)
         talk = TTalk(inbox.guid, logic_a.guid, "via the GLD")  # a class the GLD does not know
         logic_a.send(Relay(module_guid(1, WellKnown.GLD), logic_a.guid, inbox.guid, encode(talk)))
         assert pump(lambda: inbox.heard == ["via the GLD"])
