@@ -132,3 +132,15 @@ def test_a_server_that_sends_garbage_is_an_error_on_screen_not_a_crash(xvfb, tmp
     assert "login server" in step["error"] and step["phase"] in ("offline", "login")
     assert colour_share(shots["refused"], (255, 90, 80), 30) > 0  # the error, in red
     assert report["module_errors"] == {"link": 0, "input": 0, "game": 0, "render": 0, "sound": 0}
+
+
+def test_odd_world_messages_are_drawn_around_not_crashed_on(xvfb, tmp_path):
+    from nodes.runner import free_tcp_port
+
+    report, shots, _ = drive("bad_world", f"127.0.0.1:{free_tcp_port()}", tmp_path, xvfb)
+    counts = report["counts"]
+    assert counts["unknown_class"] == 1 and counts["unknown_entity"] >= 2
+    assert counts["bad_sight"] == 1 and counts["bad_moves"] >= 2
+    assert report["steps"]["odd"]["dragon"] == "dragon"
+    assert changed(shots["plain"], shots["odd"]) > 0.05  # the dragon is drawn (a grey box), and its hit
+    assert report["module_errors"] == {"link": 0, "input": 0, "game": 0, "render": 0, "sound": 0}

@@ -186,13 +186,45 @@ def bad_server(d: Driver, stamp: str) -> None:
     d.shot("retried")
 
 
+def bad_world(d: Driver, stamp: str) -> None:
+    """The server's messages with odd content, fed to a client in the world: it draws on."""
+    from engine.guid import Guid
+    from engine.login.messages import EnteredWorld
+    from gamelogic import operations as ops
+
+    session = d.game.session
+    d.until(lambda: session.phase is Phase.OFFLINE, 15)  # nobody listens at the login address
+    session.phase = Phase.WORLD
+    me, dragon = 0x0001_0000_0010_0001, 0x0001_0000_0020_0001
+    world = {"guid": 0, "id": "world", "class": "world", "name": "odd", "pos": [0.0, 0.0, 0.0], "yaw": 0.0,
+             "health": 0, "max_health": 0, "props": {"size": [256.0, 256.0], "cell_size": 8.0, "base": 0.0,
+                                                     "hills": [[100.0, 100.0, 40.0, 6.0]]}}
+    character = {"character": {"name": "Odd", "position": [100.0, 90.0, 0.0]}}
+    d.mirror.apply([ops.Sight(Guid(0), Guid(0), entity=world),
+                    EnteredWorld(Guid(0), Guid(0), Guid(me), character)], d.engine.time)
+    d.tick(5)
+    d.shot("plain")
+    d.mirror.apply([
+        ops.Sight(Guid(0), Guid(dragon), entity={"guid": dragon, "class": "dragon", "name": "Smaug",
+                                                 "pos": [106.0, 90.0, 0.0], "health": 900,
+                                                 "max_health": 900}),
+        ops.Sight(Guid(0), Guid(0), entity={"guid": 7, "class": "pig", "pos": ["x", None]}),
+        ops.Moves(Guid(0), Guid(0), updates=[[424242, 1.0, 2.0, 3.0, 0.0], [dragon, 107.0, 90.0, 0.0, 90.0],
+                                             "junk", [me, float("nan"), 0.0, 0.0, 0.0]]),
+        ops.Set(Guid(0), Guid(0), target=Guid(99), props={"open": True}),
+        ops.Hit(Guid(0), Guid(0), target=Guid(dragon), attacker=Guid(me), damage=5, health=895, what="?"),
+    ], d.engine.time)
+    d.tick(20)
+    d.shot("odd", dragon=d.mirror.entity(dragon).cls if d.mirror.entity(dragon) else "")
+
+
 def main(argv: list[str]) -> int:
     scenario, login, out = argv[0], argv[1], Path(argv[2])
     out.mkdir(parents=True, exist_ok=True)
     d = Driver(login, out)
     stamp = "".join(chr(ord("a") + int(c)) for c in str(time.monotonic_ns() // 1000)[-7:])
     try:
-        {"play": play, "bad_server": bad_server}[scenario](d, stamp)
+        {"play": play, "bad_server": bad_server, "bad_world": bad_world}[scenario](d, stamp)
     finally:
         d.finish()
     return 0
