@@ -90,6 +90,7 @@ class ClientGameModule(Module):
         self.yaw = 0.0
         self._server: list[Any] = []
         self._last = 0.0
+        self._input_guid = -1
         self._told_error = ""
         self._told_line: Any = None
 
@@ -97,6 +98,10 @@ class ClientGameModule(Module):
         link = self.engine.module(str(self.settings.get("link", "link")))
         if not isinstance(link, ClientLinkModule):
             raise ValueError(f"{self.name}: module {link.name!r} is not a client link")
+        try:
+            self._input_guid = self.engine.module(str(self.settings.get("input", "input"))).guid
+        except KeyError:
+            self._input_guid = -1  # headless: no input module, every message is the server's
         login = str(self.settings.get("login") or f"{link.host}:{link.port}")
         self.session = Session(login, _ModuleLink(self, link), self.mirror)
         self._last = self.engine.time
@@ -108,16 +113,10 @@ class ClientGameModule(Module):
 
     def receive(self, messages: list[Any]) -> None:
         for m in messages:
-            if type(m) in _INTENTS and m.frm != 0 and m.frm == self._input_guid():
+            if type(m) in _INTENTS and m.frm == self._input_guid:
                 self._intent(m)
             else:
                 self._server.append(m)
-
-    def _input_guid(self) -> int:
-        try:
-            return self.engine.module(str(self.settings.get("input", "input"))).guid
-        except KeyError:
-            return -1
 
     def _intent(self, m: Any) -> None:
         session = self.session

@@ -166,8 +166,7 @@ class Hud:
         pool.begin()
         mirror = game.mirror
         w, h = self.window.get_size()
-        for guid, sx, sy, name, health, max_health, targeted, dead in plates:
-            del guid
+        for _guid, sx, sy, name, health, max_health, targeted, dead in plates:
             pool.label(name, sx, sy + 8, 10, YELLOW if targeted else (GREY if dead else WHITE), "center")
             if max_health > 0 and not dead:
                 frac = max(0.0, min(1.0, health / max_health))
@@ -271,7 +270,7 @@ class Hud:
             dot = 5 if e.guid == target else 3
             pool.rect(cx + dx - dot / 2, cy + dy - dot / 2, dot, dot, YELLOW if e.guid == target else c)
         pool.rect(cx - 3, cy - 3, 6, 6, WHITE)
-        yaw = math.radians(keys.yaw if keys is not None and getattr(keys, "_in_world", False)
+        yaw = math.radians(keys.yaw if keys is not None and keys.steering
                            else mirror.my_position()[3])
         pool.rect(cx + math.cos(yaw) * 7 - 1.5, cy + math.sin(yaw) * 7 - 1.5, 3, 3, WHITE)
         pool.label(f"{mx:.0f}, {my:.0f}", left + size / 2, bottom - 16, 9, WHITE, "center")

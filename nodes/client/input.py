@@ -69,7 +69,8 @@ class InputModule(Module):
         self.confirm_delete = False
         self.yaw = 0.0
         """The facing the player steers (drawn at once; the server hears it with the next Move)."""
-        self._in_world = False
+        self.steering = False
+        """True while in the world: :attr:`yaw` is the facing to draw."""
         self._keys: set[int] = set()
         self._turn_drag = 0.0
         self._sent = ((0.0, 0.0), 0.0)
@@ -102,7 +103,7 @@ class InputModule(Module):
         if session is not None and session.phase is Phase.WORLD:
             self._steer(session)
         else:
-            self._keys_clear_on_leave()
+            self._not_steering()
         intents, self._intents = self._intents, []
         for message in intents:
             self.send_to_module(self._game.name, message)
@@ -110,9 +111,9 @@ class InputModule(Module):
     def _intent(self, message: Any) -> None:
         self._intents.append(message.replace(frm=self.guid))
 
-    def _keys_clear_on_leave(self) -> None:
+    def _not_steering(self) -> None:
         self.target = 0
-        self._in_world = False
+        self.steering = False
         self._sent = ((0.0, 0.0), self._sent[1])
 
     def _steer(self, session: Any) -> None:
@@ -120,8 +121,8 @@ class InputModule(Module):
         keys = self._keys
         dt = self.engine.period
         game = self._game
-        if not self._in_world:
-            self._in_world = True
+        if not self.steering:
+            self.steering = True
             self.yaw = game.mirror.my_position()[3]
         yaw = self.yaw
         turn = ((k.Q in keys or k.LEFT in keys) - (k.E in keys or k.RIGHT in keys)) * TURN_SPEED * dt

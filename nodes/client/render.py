@@ -163,7 +163,7 @@ class RenderModule(Module):
         gl.glDisable(gl.GL_DEPTH_TEST)
 
     def _my_yaw(self) -> float:
-        if self._input is not None and getattr(self._input, "_in_world", False):
+        if self._input is not None and self._input.steering:
             return float(self._input.yaw)
         return self._game.mirror.my_position()[3]
 
