@@ -47,6 +47,9 @@ __all__ = ["Entity", "Event", "LogLine", "WorldMirror"]
 
 _SAMPLES = 8
 _HISTORY_SECONDS = 2.0
+_LAG_MIN, _LAG_MAX = 0.02, 0.6
+_LAG_MOVED = 0.05
+"""Metres the server's position must move after a start of walking for the delay to count."""
 _DEFAULT_LOOK = {"colour": [0.6, 0.6, 0.6], "radius": 0.5, "height": 1.0}
 
 
@@ -150,6 +153,9 @@ class WorldMirror:
         self._history: deque[tuple[float, float, float]] = deque()
         self._predicting = False
         self._server_pos: tuple[float, float, float] | None = None
+        self._walking = False
+        self._walk_started: float | None = None
+        self._walk_from: tuple[float, float, float] | None = None
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -260,6 +266,10 @@ class WorldMirror:
         """Move the avatar ``dt`` seconds at (vx, vy) m/s ahead of the server; returns my_position."""
         if yaw is not None:
             self._yaw = float(yaw) % 360.0
+        walking = bool(vx or vy)
+        if walking and not self._walking:
+            self._walk_started, self._walk_from = self._clock, self._server_pos
+        self._walking = walking
         if dt > 0:
             self._clock += dt
             p = self._pred
@@ -288,6 +298,7 @@ class WorldMirror:
         if not self._predicting:
             self._snap(x, y, z)
             return
+        self._learn_lag(x, y)
         past = self._predicted_at(self._clock - self.lag)
         ex, ey = x - past[0], y - past[1]
         if math.hypot(ex, ey) > self.snap_distance:
@@ -304,6 +315,15 @@ class WorldMirror:
         if self.terrain is None:
             p[2] = z
         self.counts["corrections"] += 1
+
+    def _learn_lag(self, x: float, y: float) -> None:
+        """Learn ``lag`` from how long a start of walking took to show in the server's positions."""
+        if self._walk_started is None or self._walk_from is None:
+            return
+        if math.hypot(x - self._walk_from[0], y - self._walk_from[1]) > _LAG_MOVED:
+            seen = min(max(self._clock - self._walk_started, _LAG_MIN), _LAG_MAX)
+            self.lag += (seen - self.lag) * 0.5
+            self._walk_started = None
 
     def _snap(self, x: float, y: float, z: float) -> None:
         self._pred = [x, y, z]

@@ -230,3 +230,25 @@ def test_jitter_under_the_dead_zone_is_no_correction(mirror):
     mirror.predict(0.0, 0.0, 0.5)
     mirror.apply([moves([ME, 100.1, 100.05, 0.0, 0.0])], 0.5)
     assert mirror.counts["corrections"] == 0 and mirror.position(ME, 0.5)[:2] == (100.0, 100.0)
+
+
+def test_the_lag_is_learned_from_starts_of_walking_and_then_nothing_needs_correcting():
+    m = WorldMirror(lag=0.05, dead_zone=0.2)
+    m.apply([entered(), world_sight()], 0.0)
+    delay, t, x = 0.3, 0.0, 100.0
+    intents = []  # (time, vx): what the server acts on delay seconds later
+    corrections_per_burst = []
+    for _burst in range(5):
+        before = m.counts["corrections"]
+        for step in range(50):  # 1.5 s walking at 4 m/s, then 1 s standing
+            vx = 4.0 if step < 30 else 0.0
+            intents.append((t, vx))
+            m.predict(vx, 0.0, 0.05)
+            t += 0.05
+            acted = [v for when, v in intents if when <= t - delay]
+            if acted:
+                x += acted[-1] * 0.05
+                m.apply([moves([ME, x, 100.0, 0.0, 0.0])], t)
+        corrections_per_burst.append(m.counts["corrections"] - before)
+    assert m.lag == pytest.approx(delay, abs=0.06)
+    assert corrections_per_burst[-1] == 0 and corrections_per_burst[0] > 0
