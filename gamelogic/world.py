@@ -76,6 +76,8 @@ ATTACK_COOLDOWN = 1.0
 ARROW_SPEED = 40.0
 ARROW_LIFETIME = 3.0
 GRAVITY = 9.81
+VIEW_EVERY = 4
+"""Ticks between two recomputations of a player's view (200 ms at 20 Hz); its moves go every tick."""
 PERCEIVE_EVERY = 5
 """Ticks between two Perceive messages to the AI node (4 Hz at 20 Hz)."""
 AI_SILENCE = 2.0
@@ -114,6 +116,8 @@ class Body:
     items: list[list[Any]] = attrs.field(factory=list)
     expires: float = math.inf
     dead_until: float = 0.0
+    viewed: bool = False
+    """Its view was computed at least once (players)."""
 
     def describe(self) -> dict[str, Any]:
         """The Sight of this body: what an observer learns when it comes into view."""
@@ -343,6 +347,10 @@ class World:
         body = self.bodies.pop(guid, None)
         if body is None:
             return
+        for observer in self._players():  # gone from every view at once, not at the next recomputation
+            if guid in observer.seen:
+                observer.seen.discard(guid)
+                self._send(Disappear(Guid(observer.conn), Guid(guid), target=Guid(guid)))
         if body.wid:
             self.by_wid.pop(body.wid, None)
         self.spatial.remove(guid)
@@ -860,7 +868,7 @@ class World:
                 character.regenerate(dt, now)
         self._step_physics(tick)
         self._update_views()
-        if self.ai is not None and tick % PERCEIVE_EVERY == 0:
+        if self.ai is not None:
             self._perceive()
         self._send_stats()
 
@@ -950,89 +958,152 @@ class World:
         self._send(PhysicsStep(self.physics, self.me, self.physics_world, tick))
 
     def _update_views(self) -> None:
-        """AOI from the native grid, narrowed by the stage; Sight, Disappear and Moves per player."""
+        """AOI from the native grid, narrowed by the stage; Sight, Disappear and Moves per player.
+
+        Each tick every player gets the moves of what it sees; which bodies
+        it sees is recomputed for a quarter of the players each tick (every
+        player every VIEW_EVERY ticks, 200 ms), so a body comes into view at
+        most that late. Per tick, not per pair: each moved body's update
+        row is built once, and the bodies no player may see (markers, the
+        dead) and those indoors (which need the stage's rule) are found once.
+        """
         bodies = self.bodies
         moved = self._moved
         table = self.spatial.table
+        container_at = self.stage.container_at
+        changed, poses = [], []
         for guid in moved:
             body = bodies.get(guid)
             if body is not None:
-                table.set_position(guid, body.pos)
-                body.container = self.stage.container_at(body.pos[0], body.pos[1])
+                changed.append(guid)
+                poses.append((*body.pos, body.yaw))
+                body.container = container_at(body.pos[0], body.pos[1])
+        rows: dict[int, list[Any]] = {}
+        if changed:
+            arr = np.array(poses, np.float64)
+            placed = [i for i, g in enumerate(changed) if g in table]
+            if len(placed) < len(changed):  # added this tick: not placed in the table yet
+                for i in set(range(len(changed))) - set(placed):
+                    table.set_position(changed[i], arr[i, :3])
+            table.set_positions([changed[i] for i in placed], arr[placed, :3])
+            arr[:, :3] = np.round(arr[:, :3], 3)
+            arr[:, 3] = np.round(arr[:, 3], 1)
+            rows = {g: [g, *r] for g, r in zip(changed, arr.tolist(), strict=True)}
         self.spatial.step(0.0)
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
-        for observer in self._players():
+        players = self._players()
+        hidden, indoors = self._hidden_and_indoors(players)
+        moved_set = set(rows)
+        bucket = self.tick_no % VIEW_EVERY
+        for observer in players:
             if observer.guid not in table:
                 continue
+            if observer.guid % VIEW_EVERY != bucket and observer.viewed:
+                updates = [rows[g] for g in sorted(observer.seen & moved_set)]
+                if observer.guid in rows:
+                    updates.append(rows[observer.guid])
+                if updates:
+                    self._send(Moves(Guid(observer.conn), Guid(self.me), updates=updates))
+                continue
+            observer.viewed = True
             slot = table.slot(observer.guid)
-            visible = set()
+            visible: set[int] = set()
             if slot < len(off) - 1:
-                for g in guids[ents[off[slot] : off[slot + 1]]].tolist():
-                    target = bodies.get(g)
-                    if target is not None and self._visible_to(observer, target):
-                        visible.add(g)
+                visible = set(guids[ents[off[slot] : off[slot + 1]]].tolist())
+                visible.discard(observer.guid)
+                visible &= bodies.keys()
+                if observer.designer:
+                    visible -= {g for g in visible if bodies[g].dead_until > self.now}
+                else:
+                    visible -= hidden
+                    if observer.container != OUTDOORS:
+                        visible = {g for g in visible if self.sees(observer, bodies[g])}
+                    else:
+                        visible -= {g for g in visible & indoors if not self.sees(observer, bodies[g])}
             conn = observer.conn
-            for g in visible - observer.seen:
+            seen = observer.seen
+            for g in sorted(visible - seen):
                 self._send(Sight(Guid(conn), Guid(g), entity=bodies[g].describe()))
                 self.counts["sights"] += 1
-            for g in observer.seen - visible:
+            for g in sorted(seen - visible):
                 self._send(Disappear(Guid(conn), Guid(g), target=Guid(g)))
-            updates = [
-                [g, *(round(v, 3) for v in bodies[g].pos), round(bodies[g].yaw, 1)]
-                for g in sorted((visible & observer.seen) & moved)
-            ]
-            if observer.guid in moved:
-                b = observer
-                updates.append([b.guid, *(round(v, 3) for v in b.pos), round(b.yaw, 1)])
+            updates = [rows[g] for g in sorted(visible & seen & moved_set)]
+            if observer.guid in rows:
+                updates.append(rows[observer.guid])
             if updates:
                 self._send(Moves(Guid(conn), Guid(self.me), updates=updates))
             observer.seen = visible
         self._moved = set()
 
+    def _hidden_and_indoors(self, players: list[Body]) -> tuple[set[int], set[int]]:
+        """Bodies players never see (markers, the dead waiting to rise), and bodies in a room."""
+        hidden, indoors = set(), set()
+        if not players:
+            return hidden, indoors
+        now = self.now
+        is_a = self.tree.is_a
+        for g, b in self.bodies.items():
+            if b.dead_until > now or (b.kind == "thing" and is_a(b.cls, "marker")):
+                hidden.add(g)
+            elif b.container != OUTDOORS:
+                indoors.add(g)
+        return hidden, indoors
+
     def _perceive(self) -> None:
+        """What a fifth of the NPCs notice this tick (each NPC every PERCEIVE_EVERY ticks), to the AI node.
+
+        An NPC is told only of the classes it ``notices`` (a pig of wolves and
+        players, not of the other pigs around it), within its ``sight``. A
+        mask per set of noticed classes picks the candidates out of each
+        AOI row in numpy, so a pig among fifty pigs costs no Python loop.
+        """
         table = self.spatial.table
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
+        bodies = self.bodies
+        now = self.now
+        bucket = self.tick_no % PERCEIVE_EVERY
+        due = [b for b in bodies.values()
+               if b.kind == "npc" and b.guid % PERCEIVE_EVERY == bucket and b.props.get("brain")
+               and b.guid in table]
+        if not due:
+            return
+        masks = self._notice_masks({tuple(b.props.get("notices", ())) for b in due}, len(off) - 1)
         rows = []
-        for body in self.bodies.values():
-            if body.kind != "npc" or not body.props.get("brain") or body.guid not in table:
-                continue
+        for body in due:
             slot = table.slot(body.guid)
             sight = float(body.props.get("sight", NPC_VIEW))
+            notices = tuple(body.props.get("notices", ()))
             seen = []
-            if slot < len(off) - 1:
-                for g in guids[ents[off[slot] : off[slot + 1]]].tolist():
-                    other = self.bodies.get(g)
-                    if other is None or other.kind == "thing" or other.dead_until > self.now:
+            if slot < len(off) - 1 and notices:
+                near = ents[off[slot] : off[slot + 1]]
+                bx, by = body.pos[0], body.pos[1]
+                for g in guids[near[masks[notices][near]]].tolist():
+                    other = bodies.get(g)
+                    if other is None or other.dead_until > now:
                         continue
-                    if self.distance(body, other) <= sight and self.sees(body, other):
-                        seen.append(
-                            [
-                                g,
-                                other.cls,
-                                round(other.pos[0], 2),
-                                round(other.pos[1], 2),
-                                other.health,
-                                other.leader,
-                            ]
-                        )
-            rows.append(
-                [
-                    body.guid,
-                    body.cls,
-                    round(body.pos[0], 2),
-                    round(body.pos[1], 2),
-                    body.health,
-                    body.hurt_by,
-                    body.leader,
-                    list(body.home),
-                    seen,
-                ]
-            )
+                    ox, oy = other.pos[0], other.pos[1]
+                    if (ox - bx) ** 2 + (oy - by) ** 2 <= sight * sight and self.sees(body, other):
+                        seen.append([g, other.cls, round(ox, 2), round(oy, 2), other.health, other.leader])
+            rows.append([body.guid, body.cls, round(body.pos[0], 2), round(body.pos[1], 2), body.health,
+                         body.hurt_by, body.leader, list(body.home), seen])
             body.hurt_by = 0
-        if rows:
-            self._send(Perceive(Guid(self.ai), Guid(self.me), npcs=rows))
+        self._send(Perceive(Guid(self.ai), Guid(self.me), npcs=rows))
+
+    def _notice_masks(self, wanted: set[tuple[str, ...]], n: int) -> dict[tuple[str, ...], np.ndarray]:
+        """For each set of noticed classes, a bool per table slot: is the body there of one of them?"""
+        classes = sorted({c for w in wanted for c in w})
+        code = {c: i + 1 for i, c in enumerate(classes)}
+        codes = np.zeros(max(n, 1), np.int16)
+        table = self.spatial.table
+        for g, b in self.bodies.items():
+            c = code.get(b.cls)
+            if c is not None and g in table:
+                slot = table.slot(g)
+                if slot < n:
+                    codes[slot] = c
+        return {w: np.isin(codes, [code[c] for c in w]) for w in wanted}
 
     def _send_stats(self) -> None:
         for body in self._players():

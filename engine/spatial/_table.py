@@ -147,6 +147,29 @@ class SpatialTable:
         self.pos[i] = p
         self.cell[i] = self.config.cell_of(float(self.pos[i, 0]), float(self.pos[i, 1]))
 
+    def set_positions(self, guids: Sequence[int], positions: np.ndarray) -> None:
+        """Teleport many live entities at once: ``positions`` is (len(guids), 3); one numpy pass.
+
+        For hosts whose positions come from elsewhere each tick (physics):
+        the same as ``set_position`` for each, without a Python call per entity.
+        Pending (not yet placed) entities are not allowed here.
+        """
+        positions = np.asarray(positions, np.float64).reshape(-1, 3)
+        if len(guids) != len(positions):
+            raise ValueError(f"{len(guids)} guids but {len(positions)} positions")
+        if not np.isfinite(positions).all():
+            bad = int(np.flatnonzero(~np.isfinite(positions).all(axis=1))[0])
+            raise ValueError(f"position of entity {_show(guids[bad])} is not finite: "
+                             f"{positions[bad].tolist()}")
+        slots = np.fromiter((self.slot(g) for g in guids), np.int64, len(guids))
+        self.pos[slots] = positions
+        cfg = self.config
+        nx, ny = cfg.grid
+        q = self.pos[slots, :2].astype(np.float64) * (1.0 / cfg.cell_size)  # as axis_cell, from the float32s
+        cx = np.clip(np.floor(np.nan_to_num(q[:, 0], nan=0.0)), 0, nx - 1).astype(np.int64)
+        cy = np.clip(np.floor(np.nan_to_num(q[:, 1], nan=0.0)), 0, ny - 1).astype(np.int64)
+        self.cell[slots] = (cy * nx + cx).astype(np.int32)
+
     def set_velocity(self, guid: int, vel: Sequence[float]) -> None:
         """Set an entity's velocity (units per second)."""
         v = _vec3("velocity", guid, vel)

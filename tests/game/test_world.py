@@ -6,7 +6,7 @@ from region import PhysicalRegion, Region
 
 from gamelogic.character import MAX_HEALTH, Character
 from gamelogic.operations import Death, Disappear, Hit, Info, Moves, Perceive, Set, Sight, Sound, Stats
-from gamelogic.world import AI_SILENCE, RESPAWN_DELAY
+from gamelogic.world import AI_SILENCE, RESPAWN_DELAY, VIEW_EVERY
 
 
 def sighted(region, body):
@@ -49,11 +49,11 @@ def test_a_shut_door_hides_the_room_until_someone_opens_it():
     seen = sighted(r, ann)
     assert door.guid in seen and pig.guid not in seen
     assert "ok: the door is open" == r.world.touch(ann, door)
-    r.tick()
+    r.tick(VIEW_EVERY)  # a player's view is recomputed every VIEW_EVERY ticks
     assert [{"open": True}] == [m.props for m in r.take(Set, to=ann.conn)]
     assert pig.guid in sighted(r, ann)
     r.world.touch(ann, door)
-    r.tick()
+    r.tick(VIEW_EVERY)
     assert pig.guid in [m.target for m in r.take(Disappear, to=ann.conn)]
 
 

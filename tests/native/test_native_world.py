@@ -147,3 +147,22 @@ def test_a_failed_step_loses_no_events():
     result = world.step(0.1)        # slot of 2 is free now: 4 may take it, and must enter
     assert [[1, 4]] == result.events.as_guids(world.table.guids)[0].tolist()
     assert [] == result.events.leave.tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-100, 700), st.floats(-100, 700), st.floats(-5, 5)),
+                min_size=1, max_size=60))
+def test_set_positions_is_set_position_for_each(points):
+    cfg = WorldConfig(width=512, height=512, cell_size=32)
+    one, many = SpatialTable(cfg), SpatialTable(cfg)
+    guids = list(range(1, len(points) + 1))
+    for table in (one, many):
+        for g in guids:
+            table.add(g, (1.0, 1.0, 0.0))
+        table.begin_tick()
+    for g, p in zip(guids, points, strict=True):
+        one.set_position(g, p)
+    many.set_positions(guids, np.array(points))
+    assert (one.pos == many.pos).all() and (one.cell == many.cell).all()
+    with pytest.raises(ValueError, match="not finite"):
+        many.set_positions(guids[:1], np.array([[np.nan, 0.0, 0.0]]))
