@@ -133,7 +133,22 @@ def _metrics_address(spec: StackSpec, port: int | None) -> str | None:
         raise NodeConfigError(f"{spec.source}: metrics.port: must be a port number (0: a free one), "
                               f"got {value!r}")
     host = str(table.get("host", "127.0.0.1"))
+    if value and port is None and not _port_free(host, value):
+        # the stack's default port is taken (another node of this role on the machine):
+        # metrics must not keep a node from serving players, so take a free one and say so
+        taken, value = value, free_tcp_port(host)
+        log.warning("metrics port %d is in use; serving metrics on %d instead", taken, value)
     return f"{host}:{value or free_tcp_port(host)}"
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the HTTP server binds
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 DB_METRICS = (
@@ -243,6 +258,8 @@ def run_node(role: str, node_id: int, *, record: str | Path | None = None, **kwa
         return 1
     if recorder is not None:
         recorder.started()
+    if metrics is not None:
+        metrics.metrics.take_snapshot()  # a scrape before the first tick ends sees the node too
     tune_for_server()
     line = f"node {role} {node_id} ready transport={address}"
     if clients:
