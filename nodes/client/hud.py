@@ -183,6 +183,9 @@ class Hud:
         self._chat(mirror, keys)
         self._minimap(game, keys, w, h, now)
         self._target(mirror, keys, w, h)
+        if mirror.stats.get("health", 1) <= 0:
+            pool.label("You died", w // 2, h // 2 + 40, 30, RED, "center", bold=True)
+            pool.label("you rise again at the bind point", w // 2, h // 2, 13, WHITE, "center")
         pool.label("WASD move  Q/E turn  Tab target  F attack  R spark  1/2/3 weapon  G use  Enter talk "
                    "(/g global)  Esc leave", w // 2, 8, 9, (230, 230, 230, 200), "center")
         pool.end()
