@@ -32,7 +32,7 @@ def parse_field(default: Any, text: str) -> tuple[Any, str | None]:
     raw = text.strip()
     try:
         value = _parse(default, raw, text)
-    except (ValueError, tomllib.TOMLDecodeError, TypeError):
+    except (ValueError, tomllib.TOMLDecodeError, TypeError, RecursionError, OverflowError):
         return None, f"must be {type_name(default)}, got {raw!r}"
     if not same_type(default, value):
         return None, f"must be {type_name(default)}, got {raw!r}"

@@ -35,6 +35,7 @@ def test_parse_reads_each_type(default, text, expected):
 @pytest.mark.parametrize(("default", "text"), [
     (30, "4.5"), (30, "lots"), (5.0, "nan"), (5.0, "inf"), (5.0, ""), (True, "maybe"),
     ([12.0, 8.0], "14"), ([12.0, 8.0], "1, 2, 3"), ([12.0, 8.0], "a, b"), ([], "[unclosed"),
+    ([], "[" * 5000 + "]" * 5000), (30, "9" * 5000), ([1.0, 1.0], "1e999, 1"),
 ])
 def test_parse_refuses_with_a_sentence(default, text):
     value, error = parse_field(default, text)
