@@ -145,7 +145,9 @@ class GameHost(PlayerGate):
         return (player, body) if body is not None else None
 
     def _refuse(self, body: Body, msg: Any, why: str) -> None:
+        """Tell the player why not (Info with the operation's serialno as refno) and log it."""
         self.world.counts["refused"] += 1
+        self.log.info("%s refused for %s: %s", type(msg).__name__, body.name, why)
         self.world.info(body, f"refused: {why}", refno=msg.serialno)
 
     @handles(SetPosition)
@@ -162,7 +164,7 @@ class GameHost(PlayerGate):
     def on_move(self, msg: ops.Move) -> None:
         actor = self._actor(msg)
         if actor is not None and not self.world.move(actor[1].guid, msg.vx, msg.vy, msg.yaw):
-            self.world.counts["refused"] += 1
+            self._refuse(actor[1], msg, "you cannot move now")
 
     @handles(ops.Attack)
     def on_attack(self, msg: ops.Attack) -> None:

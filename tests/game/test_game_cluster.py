@@ -186,3 +186,32 @@ def test_players_see_each_other_fight_chat_leave_and_come_back_with_the_skills_t
     assert again.mirror.stats["skills"]["swordsmanship"] == earned
     again.close()
     bob.close()
+
+
+def test_what_a_player_may_not_do_is_refused_and_changes_nothing(cluster):
+    cheat = _player(cluster, "Cheater")
+    refusals = []
+    cheat.on_message = lambda m, now: refusals.append(m) if isinstance(m, ops.Info) and m.refno else None
+
+    def refused(serial):
+        assert cheat.wait(lambda c: any(m.refno == serial for m in refusals), 10), serial
+        (answer,) = [m for m in refusals if m.refno == serial]
+        assert answer.text.startswith("refused"), answer.text
+        return answer.text
+
+    assert "you know no spell" in refused(cheat.cast(cheat.me, "fireball"))
+    assert "no 'axe'" in refused(cheat.wield("axe"))
+    assert cheat.wait(lambda c: c.mirror.nearest(*c.position[:2], kind="trader") is not None, 10)
+    far = cheat.mirror.nearest(*cheat.position[:2], kind="trader")  # 8 m or more from the spawn point
+    assert "out of reach" in refused(cheat.attack(far.guid))
+    assert "only designers" in refused(cheat.session.act(ops.Delete(0, 0, target=far.guid)))
+    assert far.guid in cheat.mirror.entities
+
+    start = cheat.mirror.my_server_position()
+    cheat.session.act(ops.Move(0, 0, vx=1e9, vy=0.0, yaw=0.0))  # far faster than a player may run
+    cheat.wait(lambda c: False, 1.0)
+    cheat.session.act(ops.Move(0, 0, vx=0.0, vy=0.0, yaw=0.0))
+    cheat.wait(lambda c: False, 0.5)
+    end = cheat.mirror.my_server_position()
+    assert 0 < end[0] - start[0] <= 6.0 * 1.6 + 0.5  # a player's speed (6 m/s) for about a second
+    cheat.close()
