@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 
 from gamelogic.classes import ClassTree
 
@@ -97,6 +98,16 @@ class Stage:
             if room.contains(x, y):
                 return room.id
         return OUTDOORS
+
+    def containers_at(self, xy: np.ndarray) -> list[str]:
+        """``container_at`` for each row of an (n, 2) array, in one numpy pass per room."""
+        out = np.full(len(xy), -1, np.int64)
+        for i, room in enumerate(self.rooms):
+            x0, y0, x1, y1 = room.rect
+            inside = (out < 0) & (xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1)
+            out[inside] = i
+        names = [room.id for room in self.rooms]
+        return [names[i] if i >= 0 else OUTDOORS for i in out.tolist()]
 
     def doors_between(self, a: str, b: str) -> list[Door]:
         return [d for d in self.doors.values() if set(d.sides) == {a, b}]

@@ -76,6 +76,8 @@ ATTACK_COOLDOWN = 1.0
 ARROW_SPEED = 40.0
 ARROW_LIFETIME = 3.0
 GRAVITY = 9.81
+UNWATCHED_SLOWER = 4
+"""How much less often NPCs that no player sees are perceived (and so think)."""
 VIEW_EVERY = 4
 """Ticks between two recomputations of a player's view (200 ms at 20 Hz); its moves go every tick."""
 PERCEIVE_EVERY = 5
@@ -214,6 +216,9 @@ class World:
         self._intents_dirty: set[int] = set()
         self._respawns: list[tuple[float, str, tuple[float, float], str]] = []
         self._scene_sent = False
+        self._watched: set[int] = set()
+        """Bodies some player saw in the last full cycle of view recomputations."""
+        self._watching: set[int] = set()
         self._last_act = -math.inf
         self._ai_driving = False
         self.now = 0.0
@@ -970,29 +975,31 @@ class World:
         bodies = self.bodies
         moved = self._moved
         table = self.spatial.table
-        container_at = self.stage.container_at
-        changed, poses = [], []
+        changed, poses, moved_bodies = [], [], []
         for guid in moved:
             body = bodies.get(guid)
             if body is not None:
                 changed.append(guid)
                 poses.append((*body.pos, body.yaw))
-                body.container = container_at(body.pos[0], body.pos[1])
+                moved_bodies.append(body)
         rows: dict[int, list[Any]] = {}
+        players = self._players()
         if changed:
             arr = np.array(poses, np.float64)
+            for body, container in zip(moved_bodies, self.stage.containers_at(arr[:, :2]), strict=True):
+                body.container = container
             placed = [i for i, g in enumerate(changed) if g in table]
             if len(placed) < len(changed):  # added this tick: not placed in the table yet
                 for i in set(range(len(changed))) - set(placed):
                     table.set_position(changed[i], arr[i, :3])
             table.set_positions([changed[i] for i in placed], arr[placed, :3])
-            arr[:, :3] = np.round(arr[:, :3], 3)
-            arr[:, 3] = np.round(arr[:, 3], 1)
-            rows = {g: [g, *r] for g, r in zip(changed, arr.tolist(), strict=True)}
+            if players:  # the update rows are for players only
+                arr[:, :3] = np.round(arr[:, :3], 3)
+                arr[:, 3] = np.round(arr[:, 3], 1)
+                rows = {g: [g, *r] for g, r in zip(changed, arr.tolist(), strict=True)}
         self.spatial.step(0.0)
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
-        players = self._players()
         hidden, indoors = self._hidden_and_indoors(players)
         moved_set = set(rows)
         bucket = self.tick_no % VIEW_EVERY
@@ -1034,6 +1041,9 @@ class World:
             if updates:
                 self._send(Moves(Guid(conn), Guid(self.me), updates=updates))
             observer.seen = visible
+            self._watching |= visible
+        if self.tick_no % VIEW_EVERY == VIEW_EVERY - 1:  # a full cycle: every player's view recomputed
+            self._watched, self._watching = self._watching, set()
         self._moved = set()
 
     def _hidden_and_indoors(self, players: list[Body]) -> tuple[set[int], set[int]]:
@@ -1053,6 +1063,9 @@ class World:
     def _perceive(self) -> None:
         """What a fifth of the NPCs notice this tick (each NPC every PERCEIVE_EVERY ticks), to the AI node.
 
+        NPCs no player sees think UNWATCHED_SLOWER times less often (1 Hz):
+        a pig alone in the forest need not decide four times a second.
+
         An NPC is told only of the classes it ``notices`` (a pig of wolves and
         players, not of the other pigs around it), within its ``sight``. A
         mask per set of noticed classes picks the candidates out of each
@@ -1064,8 +1077,11 @@ class World:
         bodies = self.bodies
         now = self.now
         bucket = self.tick_no % PERCEIVE_EVERY
+        slow = self.tick_no % (PERCEIVE_EVERY * UNWATCHED_SLOWER)
+        watched = self._watched
         due = [b for b in bodies.values()
                if b.kind == "npc" and b.guid % PERCEIVE_EVERY == bucket and b.props.get("brain")
+               and (b.guid in watched or b.guid % (PERCEIVE_EVERY * UNWATCHED_SLOWER) == slow)
                and b.guid in table]
         if not due:
             return

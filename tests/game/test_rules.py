@@ -2,6 +2,7 @@
 
 import random
 
+import numpy as np
 import pytest
 
 from gamelogic import skills
@@ -148,6 +149,13 @@ def test_a_shut_door_blocks_sight_and_muffles_sound():
     assert 20.0 == stage.hearing_range(inside, outside, 20.0, {"village.inn.door"})
     assert pytest.approx(20.0 / 3) == stage.hearing_range(inside, outside, 20.0, set())
     assert 0.0 == stage.hearing_range((255.0, 250.0), outside, 20.0, set())  # no door from room 1 outside
+
+
+def test_containers_at_agrees_with_container_at():
+    stage = _demo_stage()
+    rng = random.Random(5)
+    points = np.array([[rng.uniform(235.0, 290.0), rng.uniform(240.0, 260.0)] for _ in range(500)])
+    assert [stage.container_at(x, y) for x, y in points] == stage.containers_at(points)
 
 
 def test_walls_leave_gaps_for_doors():

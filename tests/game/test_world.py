@@ -6,7 +6,7 @@ from region import PhysicalRegion, Region
 
 from gamelogic.character import MAX_HEALTH, Character
 from gamelogic.operations import Death, Disappear, Hit, Info, Moves, Perceive, Set, Sight, Sound, Stats
-from gamelogic.world import AI_SILENCE, RESPAWN_DELAY, VIEW_EVERY
+from gamelogic.world import AI_SILENCE, PERCEIVE_EVERY, RESPAWN_DELAY, UNWATCHED_SLOWER, VIEW_EVERY
 
 
 def sighted(region, body):
@@ -151,9 +151,13 @@ def test_a_dead_player_rises_at_the_bind_point_with_full_health():
 def test_npcs_act_on_their_brains_and_stand_still_when_the_brains_go_quiet():
     r = Region(ai=12345)
     pig = r.npc("pig", (20.0, 20.0))
-    r.tick(5)
-    perceived = r.take(Perceive)
-    assert perceived and pig.guid in [row[0] for row in perceived[-1].npcs]
+    r.tick(PERCEIVE_EVERY * UNWATCHED_SLOWER)  # no player sees it: it thinks at the slow rate
+    perceived = [row[0] for m in r.take(Perceive) for row in m.npcs]
+    assert [pig.guid] == perceived
+    r.player("Ann", (25.0, 20.0))
+    r.tick(VIEW_EVERY + PERCEIVE_EVERY * UNWATCHED_SLOWER)
+    perceived = [row[0] for m in r.take(Perceive) for row in m.npcs]
+    assert len(perceived) >= UNWATCHED_SLOWER  # watched, it thinks four times as often
     r.world.on_act([[pig.guid, "move", 1.0, 0.5], [999, "move", 1.0, 1.0], [pig.guid, "fly"], "junk"])
     assert (1.0, 0.5) == pig.intent
     r.tick(int(AI_SILENCE / 0.05) + 2)
