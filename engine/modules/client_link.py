@@ -36,7 +36,9 @@ connect), ``port``, ``deliver_to`` (required), ``token``,
 handshake), ``max_queued`` (10000 messages before the server accepts),
 ``send_buffer_limit`` (bytes, 4 MiB), ``socket_receive_buffer`` (SO_RCVBUF,
 0 = the kernel's default) and the protocol limits ``max_frame_bytes``,
-``max_messages_per_frame``, ``max_frames_per_second``.
+``max_messages_per_frame``, ``max_frames_per_second`` (what we send; the server's limit),
+``max_inbound_frames_per_second`` (what the server may send, 100000: a client that fell
+behind reads a burst).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ import select
 import socket
 from collections.abc import Mapping
 from typing import Any
+
+import attrs
 
 from engine.codec.binary import EncodeError
 from engine.messages import REGISTRY, MessageRegistry
@@ -107,6 +111,7 @@ class ClientLinkModule(Module):
             max_frames_per_second=int(s.get("max_frames_per_second", defaults.max_frames_per_second)),
         )
         self._min_interval = 1.1 / self.limits.max_frames_per_second
+        self.max_inbound_frames_per_second = int(s.get("max_inbound_frames_per_second", 100_000))
         self.registry = registry
         self.link_state = LinkState.IDLE
         self.conn = 0
@@ -149,7 +154,10 @@ class ClientLinkModule(Module):
         """Start connecting (done at start; call again after a ConnectionLost to retry)."""
         if self.link_state not in (LinkState.IDLE, LinkState.CLOSED):
             return
-        self._proto = Connection(Role.CLIENT, limits=self.limits, registry=self.registry)
+        # The frame-rate limit paces what we send; what the server sends is not held to it: a client
+        # that fell behind (a busy bot process, a stalled window) reads a second's frames at once.
+        inbound = attrs.evolve(self.limits, max_frames_per_second=self.max_inbound_frames_per_second)
+        self._proto = Connection(Role.CLIENT, limits=inbound, registry=self.registry)
         self._started_at = self._now()
         self._last_sent = float("-inf")
         self.conn = 0

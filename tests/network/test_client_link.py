@@ -254,3 +254,14 @@ def test_unknown_host_is_a_connection_lost_not_an_exception():
         assert lost.reason.startswith("cannot connect to no-such-host.invalid")
     finally:
         w.stop()
+
+
+def test_a_client_that_fell_behind_reads_a_burst_of_frames_and_stays_connected(world):
+    assert world.until(lambda: bool(world.got(Welcome)))
+    conn = world.link.conn
+    for i in range(150):  # a frame a server tick while the client does not read (a busy bot); 7.5 s
+        world.logic.send(NetSay(conn, world.logic.guid, f"tick {i}"))
+        world.server.tick()
+    assert world.until(lambda: len(world.got(NetSay)) == 150)
+    assert [] == world.got(ConnectionLost)
+    assert LinkState.OPEN is world.link.link_state
