@@ -103,9 +103,8 @@ def prepare(
             settings.setdefault("gld_node", gld_node)
             if role != "gld":
                 settings.setdefault("peers", {str(gld_node): gld})
-        elif m.kind == "network":
-            if int(settings.get("port", 0)) == 0:
-                settings["port"] = free_tcp_port()
+        elif m.kind == "network" and int(settings.get("port", 0)):
+            # port 0: the module binds a port the kernel picks, and run_node announces it once bound
             extra["clients"] = f"{settings.get('host', '127.0.0.1')}:{settings['port']}"
     for m in spec.modules:
         if m.kind == "agent":
@@ -188,6 +187,18 @@ def serve_metrics(engine: Engine, spec: StackSpec, role: str,
     return server
 
 
+def _announce_clients(engine: Engine) -> str | None:
+    """Where the node's network module listens, now that it is bound; told to the GLD in the hello."""
+    net = next((m for m in engine.modules if m.kind == "network"), None)
+    if net is None:
+        return None
+    clients = f"{net.host}:{net.port}"  # type: ignore[attr-defined]
+    for m in engine.modules:
+        if m.kind == "agent":
+            m.extra["clients"] = clients  # type: ignore[attr-defined]
+    return clients
+
+
 def has_network(role: str) -> bool:
     """Whether the role's default stack serves clients (has a network module named "net")."""
     spec = load_stack(stack_path(role), module_kinds=module_kinds(), filter_kinds=filter_kinds())
@@ -250,12 +261,12 @@ def run_node(role: str, node_id: int, *, record: str | Path | None = None, **kwa
         print(f"spenefett node: cannot serve metrics: {exc}", file=sys.stderr)
         return 2
     address = _transport_listen(spec)
-    clients = next((m.settings.get("port") for m in spec.modules if m.kind == "network"), None)
     try:
         engine.start()
     except Exception as exc:
         print(f"spenefett node: {role} {node_id} failed to start: {exc}", file=sys.stderr)
         return 1
+    clients = _announce_clients(engine)
     if recorder is not None:
         recorder.started()
     if metrics is not None:
@@ -263,7 +274,7 @@ def run_node(role: str, node_id: int, *, record: str | Path | None = None, **kwa
     tune_for_server()
     line = f"node {role} {node_id} ready transport={address}"
     if clients:
-        line += f" clients=127.0.0.1:{clients}"
+        line += f" clients={clients}"
     if metrics is not None:
         line += f" metrics=http://{metrics.address}/metrics"
     if recorder is not None:

@@ -133,6 +133,14 @@ def play(d: Driver, stamp: str) -> None:
     d.window.dispatch_event("on_key_release", k.Q, 0)
     d.tick(3)
     plates = d.render.on_screen()
+    for _ in range(200):  # a pig wanders: if it left the screen meanwhile, turn on until one is back
+        if plates:
+            break
+        d.window.dispatch_event("on_key_press", k.Q, 0)
+        d.tick()
+        d.window.dispatch_event("on_key_release", k.Q, 0)
+        d.tick()
+        plates = d.render.on_screen()
     clicked = 0
     if plates:
         guid, x, y = plates[0]
