@@ -85,7 +85,7 @@ def prepare(
     except StackError as exc:
         raise NodeConfigError(str(exc)) from None
     if listen is None:
-        listen = gld if role == "gld" else f"tcp://127.0.0.1:{free_tcp_port()}"
+        listen = gld if role == "gld" else "tcp://127.0.0.1:*"  # bound to a port the kernel picks
     extra: dict[str, Any] = {}
     metrics = _metrics_address(spec, metrics_port)
     if metrics:
@@ -187,6 +187,17 @@ def serve_metrics(engine: Engine, spec: StackSpec, role: str,
     return server
 
 
+def _announce_transport(engine: Engine) -> str | None:
+    """The endpoint the transport bound (``tcp://host:*`` picks one), told to the GLD in the hello."""
+    transport = next((m for m in engine.modules if m.kind == "transport"), None)
+    address = getattr(transport, "address", None)
+    if address:
+        for m in engine.modules:
+            if m.kind == "agent":
+                m.address = address  # type: ignore[attr-defined]
+    return address
+
+
 def _announce_clients(engine: Engine) -> str | None:
     """Where the node's network module listens, now that it is bound; told to the GLD in the hello."""
     net = next((m for m in engine.modules if m.kind == "network"), None)
@@ -260,12 +271,12 @@ def run_node(role: str, node_id: int, *, record: str | Path | None = None, **kwa
     except OSError as exc:
         print(f"spenefett node: cannot serve metrics: {exc}", file=sys.stderr)
         return 2
-    address = _transport_listen(spec)
     try:
         engine.start()
     except Exception as exc:
         print(f"spenefett node: {role} {node_id} failed to start: {exc}", file=sys.stderr)
         return 1
+    address = _announce_transport(engine) or _transport_listen(spec)
     clients = _announce_clients(engine)
     if recorder is not None:
         recorder.started()

@@ -25,7 +25,7 @@ from engine.messages import Message
 from engine.modules import Module
 from engine.modules.agent import NodeAgent
 from engine.modules.transport import TransportModule
-from nodes.runner import DEFAULT_GLD_ADDRESS, DEFAULT_GLD_NODE, free_tcp_port
+from nodes.runner import DEFAULT_GLD_ADDRESS, DEFAULT_GLD_NODE
 
 
 class _Collector(Module):
@@ -56,15 +56,14 @@ class ToolNode:
                  gld_node: int = DEFAULT_GLD_NODE, tick_rate: float = 50.0):
         if node_id is None:
             node_id = NodeKind.TOOL.first + os.getpid() % (NodeKind.TOOL.last - NodeKind.TOOL.first)
-        listen = f"tcp://127.0.0.1:{free_tcp_port()}"
+        listen = "tcp://127.0.0.1:*"  # ZeroMQ binds a port the kernel picks: no pick-then-bind race
         if "://" not in gld:  # "host:port" as people type it
             gld = f"tcp://{gld}"
         self.engine = Engine(node_id, tick_rate=tick_rate)
         self.transport = TransportModule("transport", {
             "listen": listen, "peers": {gld_node: gld}, "gld_node": gld_node})
         self.engine.add_module(self.transport)
-        self.engine.add_module(NodeAgent("agent", {
-            "role": "tool", "address": listen, "gld_node": gld_node}))
+        agent = self.engine.add_module(NodeAgent("agent", {"role": "tool", "gld_node": gld_node}))
         self.collector = _Collector("collector")
         self.engine.add_module(self.collector)
         for a, b in (("transport", "agent"), ("agent", "transport"), ("transport", "collector"),
@@ -75,6 +74,7 @@ class ToolNode:
         self._serial = 0
         self.directory: list[list[Any]] = []
         self.engine.start()
+        agent.address = self.transport.address  # the endpoint it bound, for the GLD's directory
 
     def __enter__(self) -> ToolNode:
         return self

@@ -46,8 +46,17 @@ class NodeAgent(Module):
         now = self.engine.clock.now()
         if now - self._last_hello >= self.hello_interval:
             self._last_hello = now
+            if not self.address or self.address.endswith(":*"):  # the transport bound a port of its choosing
+                self.address = self._bound_transport_address() or self.address
             self._send_quietly(NodeHello(self.gld, self.guid, self.role, self.address, os.getpid(),
                                          self.extra))
+
+    def _bound_transport_address(self) -> str:
+        for m in self.engine.modules:
+            address = getattr(m, "address", "") if m.kind == "transport" else ""
+            if address and not address.endswith(":*"):
+                return str(address)
+        return ""
 
     def stop(self) -> None:
         # queued now, flushed by the transport as it stops (it stops after us: reverse order)
