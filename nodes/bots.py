@@ -308,6 +308,9 @@ def run_bots(count: int, login: str, *, scenario: str = "wander", seconds: float
             if not bot.entered and not bot.gone:
                 bot._gone(f"not in the world after {ENTER_TIMEOUT:g} s")
         play_from = time.monotonic()
+        for bot in bots:  # frames are counted over the play time only, as the report divides by it
+            if bot.entered:
+                bot.frames_at_entry = bot._frames_in()
         end = play_from + seconds
         next_show = 0.0
         while (now := time.monotonic()) < end:

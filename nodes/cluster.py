@@ -244,9 +244,16 @@ class Cluster:
         self._stopping = True
 
 
+LOCAL_LOGIN_LIMITS = ["--set", "login.address_burst=10000", "--set", "login.address_rate=1000"]
+"""The local cluster's login node lets many logins come from one address: every player (and
+``spenefett bots``) is on 127.0.0.1 here. A login node facing the internet keeps its stack's
+per-address limit (docs/login.md)."""
+
+
 def run_cluster(*, seconds: float | None = None, gld_port: int = 7100, run_dir: str = "var/cluster",
                 ephemeral_ports: bool = False) -> int:
-    cluster = Cluster(gld_port=gld_port, run_dir=run_dir, ephemeral_ports=ephemeral_ports)
+    cluster = Cluster(gld_port=gld_port, run_dir=run_dir, ephemeral_ports=ephemeral_ports,
+                      extra_args={"login": LOCAL_LOGIN_LIMITS})
     signal.signal(signal.SIGTERM, cluster.request_stop)
     try:
         cluster.start()
