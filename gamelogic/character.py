@@ -72,6 +72,9 @@ class Character(GameObject):
         self.wielded = wielded
         self.coins = int(coins)
         self.last_hurt = -1e9
+        self.fresh = False
+        """Never in the world yet: placed at the spawn point on entry."""
+        self._regen_health = 0.0  # health regenerates in whole points; the fraction waits here
         self.next_action = 0.0
         """Game time before which a new attack or spell is refused (the swing is still going)."""
         self.inventory: Inventory | None = None
@@ -110,7 +113,7 @@ class Character(GameObject):
         self.stamina = min(MAX_STAMINA, self.stamina + STAMINA_REGEN * dt)
         self.mana = min(MAX_MANA, self.mana + MANA_REGEN * dt)
         if now - self.last_hurt > 10.0 and self.health > 0:
-            self._regen_health = getattr(self, "_regen_health", 0.0) + HEALTH_REGEN * dt
+            self._regen_health += HEALTH_REGEN * dt
             whole = int(self._regen_health)
             if whole:
                 self._regen_health -= whole

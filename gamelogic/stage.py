@@ -22,15 +22,13 @@ rectangles given relative to its centre. A door must stand on a wall::
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import numpy as np
 
 from gamelogic.classes import ClassTree
-
-if TYPE_CHECKING:
-    from gamelogic.worldfile import Problem, WorldEntity
+from gamelogic.worldfile import Problem, WorldEntity  # worldfile imports this module only inside validate
 
 OUTDOORS = "outdoors"
 WALL_THICKNESS = 0.3
@@ -74,8 +72,6 @@ class Stage:
     """The containers of a world and how they connect."""
 
     def __init__(self, entities: Iterable[WorldEntity], tree: ClassTree):
-        from gamelogic.worldfile import Problem
-
         self.problems: list[Problem] = []
         self.rooms: list[Room] = []
         self.doors: dict[str, Door] = {}
@@ -84,11 +80,11 @@ class Stage:
         entities = list(entities)
         for e in entities:
             if tree.is_a(e.cls, "building"):
-                self._add_building(e, tree.properties(e.cls, e.props), Problem)
+                self._add_building(e, tree.properties(e.cls, e.props))
         self._lines = self._wall_lines()
         for e in entities:
             if tree.is_a(e.cls, "door"):
-                self._add_door(e, tree.properties(e.cls, e.props), Problem)
+                self._add_door(e, tree.properties(e.cls, e.props))
         self.walls: list[Wall] = self._cut_walls()
 
     # -- queries ----------------------------------------------------------------------
@@ -149,7 +145,7 @@ class Stage:
 
     # -- building the graph --------------------------------------------------------------
 
-    def _add_building(self, e: WorldEntity, props: dict[str, Any], Problem: Any) -> None:
+    def _add_building(self, e: WorldEntity, props: dict[str, Any]) -> None:
         w, d = props["size"]
         cx, cy = e.pos
         outer = (cx - w / 2, cy - d / 2, cx + w / 2, cy + d / 2)
@@ -191,7 +187,7 @@ class Stage:
             lines[key] = [(lo, hi) for lo, hi in merged]
         return lines
 
-    def _add_door(self, e: WorldEntity, props: dict[str, Any], Problem: Any) -> None:
+    def _add_door(self, e: WorldEntity, props: dict[str, Any]) -> None:
         x, y = e.pos
         width = float(props["width"])
         for (axis, coord, _building), spans in self._lines.items():

@@ -164,7 +164,6 @@ class _Arrow:
     shooter: int
     target: int
     damage: int
-    skill_level: float
 
 
 class World:
@@ -206,6 +205,8 @@ class World:
             )
         )
         self.bodies: dict[int, Body] = {}
+        self._player_bodies: dict[int, Body] = {}
+        """The players among the bodies (asked for many times a tick: not a scan of every body)."""
         self.by_wid: dict[str, int] = {}
         self.stage = Stage([], tree)
         self.open_doors: set[str] = set()
@@ -320,7 +321,7 @@ class World:
     def add_player(self, character: Character, conn: int, *, designer: bool = False) -> Body:
         """A player enters: its avatar joins the region, seen and seeing from the next tick."""
         props = self.tree.properties("player")
-        if getattr(character, "fresh", False) or not any(character.position):
+        if character.fresh or not any(character.position):
             x, y = self._near(self.spawn_point, 4.0)
             character.position = self._ground(x, y)
             character.fresh = False
@@ -352,6 +353,7 @@ class World:
         body = self.bodies.pop(guid, None)
         if body is None:
             return
+        self._player_bodies.pop(guid, None)
         for observer in self._players():  # gone from every view at once, not at the next recomputation
             if guid in observer.seen:
                 observer.seen.discard(guid)
@@ -369,6 +371,8 @@ class World:
 
     def _register(self, body: Body, view: int | None) -> None:
         self.bodies[body.guid] = body
+        if body.kind == "player":
+            self._player_bodies[body.guid] = body
         if body.wid:
             self.by_wid[body.wid] = body.guid
         body.container = self.stage.container_at(body.pos[0], body.pos[1])
@@ -495,7 +499,7 @@ class World:
             self._moved.add(body.guid)
 
     def on_projectile_hits(self, hits: list[list[Any]]) -> None:
-        for projectile, target, x, y, z in hits:
+        for projectile, target, *_point in hits:
             arrow = self._arrows.pop(projectile, None)
             if arrow is None:
                 continue
@@ -512,15 +516,14 @@ class World:
                     )
                 )
             else:
-                self._miss(arrow.shooter, arrow.target, "arrow", (x, y, z))
+                self._miss(arrow.shooter, arrow.target, "arrow")
 
     def on_projectiles_expired(self, projectiles: list[int]) -> None:
         for projectile in projectiles:
             arrow = self._arrows.pop(projectile, None)
             if arrow is not None:
                 self.space.manager.guid_server.free_object(projectile)
-                shooter = self.bodies.get(arrow.shooter)
-                self._miss(arrow.shooter, arrow.target, "arrow", tuple(shooter.pos) if shooter else (0, 0, 0))
+                self._miss(arrow.shooter, arrow.target, "arrow")
 
     # -- actions -------------------------------------------------------------------------
 
@@ -572,7 +575,7 @@ class World:
                 )
             )
             return True
-        self._miss(attacker.guid, target.guid, what, tuple(target.pos))
+        self._miss(attacker.guid, target.guid, what)
         return False
 
     def shoot(self, shooter: Body, target: Body, *, weapon_damage: int, reach: float, level: float) -> bool:
@@ -602,7 +605,7 @@ class World:
         vz = dz / t + 0.5 * GRAVITY * t
         projectile = self.space.manager.guid_server.allocate_object(self.space.space_id)
         dmg = rules.damage(weapon_damage, level, self.rng)
-        self._arrows[projectile] = _Arrow(shooter.guid, target.guid, dmg, level)
+        self._arrows[projectile] = _Arrow(shooter.guid, target.guid, dmg)
         shooter.yaw = self._facing(shooter, target)
         self._send(
             SpawnProjectile(
@@ -681,12 +684,9 @@ class World:
         else:
             if body.spawner and body.spawner in self._spawners:
                 spawner = self._spawners[body.spawner]
-                spawner["due"] = max(
-                    spawner["due"],
-                    self.now + float(self.bodies[spawner["body"]].props.get("respawn", 20.0))
-                    if spawner["body"] in self.bodies
-                    else 0,
-                )
+                marker = self.bodies.get(spawner["body"])
+                if marker is not None:
+                    spawner["due"] = max(spawner["due"], self.now + float(marker.props.get("respawn", 20.0)))
             elif body.wid:  # a placed NPC (the trader) comes back where it stood
                 self._respawns.append((self.now + 20.0, body.cls, body.home, body.wid))
             self.remove(body.guid)
@@ -702,7 +702,7 @@ class World:
         seen = Set(Guid(0), Guid(body.guid), target=Guid(body.guid), props={"health": body.health})
         self._to_observers(body, lambda conn: seen.replace(to=Guid(conn)))
 
-    def _miss(self, attacker: int, target: int, what: str, at: Iterable[float]) -> None:
+    def _miss(self, attacker: int, target: int, what: str) -> None:
         body = self.bodies.get(target)
         miss = Miss(Guid(0), Guid(attacker), target=Guid(target), attacker=Guid(attacker), what=what)
         if body is not None:
@@ -843,7 +843,7 @@ class World:
                 )
 
     def _players(self) -> list[Body]:
-        return [b for b in self.bodies.values() if b.kind == "player"]
+        return list(self._player_bodies.values())
 
     def _to_observers(self, body: Body, make: Callable[[int], Any]) -> None:
         """Send to every player who sees ``body`` (and to the body itself if it is a player)."""
@@ -1129,9 +1129,6 @@ class World:
                 self._send(Stats(Guid(body.conn), Guid(body.guid), state=player_stats(character)))
 
     # -- reading -------------------------------------------------------------------------
-
-    def positions(self) -> np.ndarray:
-        return np.array([b.pos for b in self.bodies.values()], np.float64)
 
     def status(self) -> dict[str, Any]:
         by_class: dict[str, int] = {}

@@ -187,27 +187,12 @@ def serve_metrics(engine: Engine, spec: StackSpec, role: str,
     return server
 
 
-def _announce_transport(engine: Engine) -> str | None:
-    """The endpoint the transport bound (``tcp://host:*`` picks one), told to the GLD in the hello."""
-    transport = next((m for m in engine.modules if m.kind == "transport"), None)
-    address = getattr(transport, "address", None)
-    if address:
-        for m in engine.modules:
-            if m.kind == "agent":
-                m.address = address  # type: ignore[attr-defined]
-    return address
-
-
-def _announce_clients(engine: Engine) -> str | None:
-    """Where the node's network module listens, now that it is bound; told to the GLD in the hello."""
-    net = next((m for m in engine.modules if m.kind == "network"), None)
-    if net is None:
+def _bound(engine: Engine, kind: str) -> str | None:
+    """Where the node's module of ``kind`` listens now that it is bound (for the ready line)."""
+    m = next((m for m in engine.modules if m.kind == kind), None)
+    if m is None:
         return None
-    clients = f"{net.host}:{net.port}"  # type: ignore[attr-defined]
-    for m in engine.modules:
-        if m.kind == "agent":
-            m.extra["clients"] = clients  # type: ignore[attr-defined]
-    return clients
+    return str(m.address) if kind == "transport" else f"{m.host}:{m.port}"  # type: ignore[attr-defined]
 
 
 def has_network(role: str) -> bool:
@@ -276,8 +261,8 @@ def run_node(role: str, node_id: int, *, record: str | Path | None = None, **kwa
     except Exception as exc:
         print(f"spenefett node: {role} {node_id} failed to start: {exc}", file=sys.stderr)
         return 1
-    address = _announce_transport(engine) or _transport_listen(spec)
-    clients = _announce_clients(engine)
+    address = _bound(engine, "transport") or _transport_listen(spec)
+    clients = _bound(engine, "network")
     if recorder is not None:
         recorder.started()
     if metrics is not None:

@@ -63,7 +63,8 @@ class ToolNode:
         self.transport = TransportModule("transport", {
             "listen": listen, "peers": {gld_node: gld}, "gld_node": gld_node})
         self.engine.add_module(self.transport)
-        agent = self.engine.add_module(NodeAgent("agent", {"role": "tool", "gld_node": gld_node}))
+        # the agent announces the endpoint the transport binds
+        self.engine.add_module(NodeAgent("agent", {"role": "tool", "gld_node": gld_node}))
         self.collector = _Collector("collector")
         self.engine.add_module(self.collector)
         for a, b in (("transport", "agent"), ("agent", "transport"), ("transport", "collector"),
@@ -74,7 +75,6 @@ class ToolNode:
         self._serial = 0
         self.directory: list[list[Any]] = []
         self.engine.start()
-        agent.address = self.transport.address  # the endpoint it bound, for the GLD's directory
 
     def __enter__(self) -> ToolNode:
         return self

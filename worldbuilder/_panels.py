@@ -56,13 +56,18 @@ class Panel:
         return max(1, (self.rect[3] - ROW - 6) // ROW)
 
     def draw(self) -> None:
-        key = (self.rect, self.title, tuple(self.rows), self.highlight, self.scroll)
+        """Rebuild the batch only when what it shows changed (``_state``), then draw it."""
+        key = self._state()
         if key != self._key:
             self._key = key
             self._build()
         self.batch.draw()
 
-    def _build(self) -> None:
+    def _state(self) -> Any:
+        return (self.rect, self.title, tuple(self.rows), self.highlight, self.scroll)
+
+    def _frame(self, title: str) -> tuple[list[Any], Any, Any]:
+        """A fresh batch with the panel's background, title bar and title: (items, back, front groups)."""
         self.batch = pyglet.graphics.Batch()
         back, front = pyglet.graphics.Group(order=0), pyglet.graphics.Group(order=1)
         x, y, w, h = self.rect
@@ -70,8 +75,13 @@ class Panel:
             shapes.Rectangle(x, y, w, h, color=PANEL, batch=self.batch, group=back),
             shapes.Rectangle(x, y + h - ROW - 4, w, ROW + 4, color=(28, 30, 34, 255), batch=self.batch,
                              group=back),
-            pyglet.text.Label(self.title, x=x + 6, y=y + h - ROW + 1, font_size=FONT, weight="bold",
+            pyglet.text.Label(title, x=x + 6, y=y + h - ROW + 1, font_size=FONT, weight="bold",
                               color=ACCENT, batch=self.batch, group=front)]
+        return items, back, front
+
+    def _build(self) -> None:
+        items, back, front = self._frame(self.title)
+        x, y, w, h = self.rect
         top = y + h - ROW - 4
         chars = max(8, int(w / 6.2))
         for n in range(self.scroll, min(len(self.rows), self.scroll + self.visible_rows())):
@@ -110,23 +120,12 @@ class Inspector(Panel):
         x, _, w, _ = self.rect
         return sx >= x + w - 18
 
-    def draw(self) -> None:
-        key = (self.rect, self.header, tuple(self.props), self.editing, self.buffer, self.error, self.scroll)
-        if key != self._key:
-            self._key = key
-            self._build_inspector()
-        self.batch.draw()
+    def _state(self) -> Any:
+        return (self.rect, self.header, tuple(self.props), self.editing, self.buffer, self.error, self.scroll)
 
-    def _build_inspector(self) -> None:
-        self.batch = pyglet.graphics.Batch()
-        back, front = pyglet.graphics.Group(order=0), pyglet.graphics.Group(order=1)
+    def _build(self) -> None:
+        items, back, front = self._frame(self.header or "Inspector: nothing selected")
         x, y, w, h = self.rect
-        items: list[Any] = [
-            shapes.Rectangle(x, y, w, h, color=PANEL, batch=self.batch, group=back),
-            shapes.Rectangle(x, y + h - ROW - 4, w, ROW + 4, color=(28, 30, 34, 255), batch=self.batch,
-                             group=back),
-            pyglet.text.Label(self.header or "Inspector: nothing selected", x=x + 6, y=y + h - ROW + 1,
-                              font_size=FONT, weight="bold", color=ACCENT, batch=self.batch, group=front)]
         top = y + h - ROW - 4
         value_x = x + int(w * 0.34)
         source_x = x + int(w * 0.70)

@@ -46,17 +46,19 @@ class NodeAgent(Module):
         now = self.engine.clock.now()
         if now - self._last_hello >= self.hello_interval:
             self._last_hello = now
-            if not self.address or self.address.endswith(":*"):  # the transport bound a port of its choosing
-                self.address = self._bound_transport_address() or self.address
+            self._learn_bound_addresses()
             self._send_quietly(NodeHello(self.gld, self.guid, self.role, self.address, os.getpid(),
                                          self.extra))
 
-    def _bound_transport_address(self) -> str:
+    def _learn_bound_addresses(self) -> None:
+        """Take the endpoints the node's modules bound (port 0 or ``:*``: a port the kernel picked)."""
         for m in self.engine.modules:
-            address = getattr(m, "address", "") if m.kind == "transport" else ""
-            if address and not address.endswith(":*"):
-                return str(address)
-        return ""
+            if m.kind == "transport" and (not self.address or self.address.endswith(":*")):
+                address = str(getattr(m, "address", "") or "")
+                if address and not address.endswith(":*"):
+                    self.address = address
+            elif m.kind == "network" and "clients" not in self.extra and getattr(m, "port", 0):
+                self.extra["clients"] = f"{m.host}:{m.port}"  # type: ignore[attr-defined]
 
     def stop(self) -> None:
         # queued now, flushed by the transport as it stops (it stops after us: reverse order)

@@ -30,10 +30,11 @@ PHYSICS_NODE = 11000
 END = 170
 
 
-def script(world, tick, bodies):
+def script(host, tick, bodies):
     """What happens at each tick: walking, then two arrows once everyone stands still."""
+    world = host.world
     if tick == 10:
-        bodies["ann"] = world.spawn_player_for_test("Ann", (100.0, 80.0))
+        bodies["ann"] = host.player("Ann", (100.0, 80.0))
         bodies["pig"] = world.spawn("pig", (110.0, 70.0))
         bodies["far"] = world.spawn("pig", (60.0, 60.0))
     elif tick == 20:
@@ -52,24 +53,15 @@ class ScriptedHost(RegionHost):
         self.bodies = {}
         self.ticks = 0
 
-    def start(self):
-        super().start()
-        host = self
-
-        def spawn_player_for_test(name, at):
-            space = host.spaces.create_space()
-            character, _, _ = build_character(space, new_character_state(name, [*at, 0.0]))
-            character.fresh = False
-            return host.world.add_player(character, host.conn_of(name))
-
-        self.world.spawn_player_for_test = spawn_player_for_test
-
-    def conn_of(self, name):
-        return make(NODE, CONN_SPACE, 1)
+    def player(self, name, at):
+        space = self.spaces.create_space()
+        character, _, _ = build_character(space, new_character_state(name, [*at, 0.0]))
+        character.fresh = False  # where the script says, not at the spawn point
+        return self.world.add_player(character, make(NODE, CONN_SPACE, 1))
 
     def on_tick(self):
         super().on_tick()
-        script(self.world, self.ticks, self.bodies)
+        script(self, self.ticks, self.bodies)
         self.ticks += 1
 
     def outcome(self):
