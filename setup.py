@@ -1,5 +1,17 @@
-"""Build hook only: compiles the native core through cffi. Metadata lives in pyproject.toml."""
+"""Build hook only: compiles the native core. Metadata lives in pyproject.toml.
 
-from setuptools import setup
+``native/_build.py`` compiles the cffi module (``native/*.c`` that work on
+plain memory); ``native/decode.c`` builds Python objects, which cffi cannot,
+so it is a small CPython extension of its own (see docs/design.md).
+"""
 
-setup(cffi_modules=["native/_build.py:ffibuilder"])
+import sys
+
+from setuptools import Extension, setup
+
+_CFLAGS = ["/O2"] if sys.platform == "win32" else ["-O3", "-std=c99", "-fno-strict-aliasing"]
+
+setup(
+    cffi_modules=["native/_build.py:ffibuilder"],
+    ext_modules=[Extension("native._decode", ["native/decode.c"], extra_compile_args=_CFLAGS)],
+)

@@ -82,12 +82,22 @@ def decode_batch(data: bytes, *, registry: MessageRegistry = REGISTRY,
                  max_bytes: int = DEFAULT_MAX_BYTES,
                  max_messages: int = DEFAULT_MAX_MESSAGES) -> list[Message]:
     """A batch of messages from msgpack bytes; anything wrong raises DecodeError."""
-    if isinstance(data, (bytes, bytearray, memoryview)) and _NATIVE_MIN_BYTES <= len(data) <= max_bytes:
+    if isinstance(data, (bytes, bytearray, memoryview)) and len(data) <= max_bytes:
         checker = _native_checker(registry)
         if checker is not None:
             proven = checker.decode_proven(data, max_messages)
             if proven is not None:
                 return proven
+    return decode_batch_python(data, registry=registry, max_bytes=max_bytes, max_messages=max_messages)
+
+
+def decode_batch_python(data: bytes, *, registry: MessageRegistry = REGISTRY,
+                        max_bytes: int = DEFAULT_MAX_BYTES,
+                        max_messages: int = DEFAULT_MAX_MESSAGES) -> list[Message]:
+    """:func:`decode_batch` without the C core: the reference the C decoder is tested against.
+
+    It also names the problem in every batch the C decoder does not prove valid.
+    """
     value = _unpack(data, max_bytes)
     if type(value) is not list:
         raise DecodeError(f"a batch must be an array of messages, got {_kind(value)}")
@@ -97,16 +107,15 @@ def decode_batch(data: bytes, *, registry: MessageRegistry = REGISTRY,
 
 
 _checkers: dict[int, Any] = {}
-_NATIVE_MIN_BYTES = 512
-"""Below this the C check's fixed cost (~8 us a call) outweighs what it saves (~30 messages)."""
 
 
 def _native_checker(registry: MessageRegistry) -> Any:
-    """The C batch checker for ``registry`` (None if the native core is not built).
+    """The C batch decoder for ``registry`` (None if the native core is not built).
 
-    The C walk proves a batch valid without building Python objects; what it
-    cannot prove falls through to the Python checks below, so results and
-    errors are the same either way (tests/native/test_native_check.py).
+    C checks a batch while it builds the messages (``native/decode.c``); what
+    it cannot prove valid falls through to the Python checks below, so
+    results and errors are the same either way (tests/native/). It costs
+    about 1 us a call, less than the Python path even for one message.
     """
     checker = _checkers.get(id(registry))
     if checker is None:

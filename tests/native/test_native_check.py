@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sample_messages import TBlob, TEnvelope, TLook, TMove, TSight, TTalk, leaf_messages, messages, values
 
 from engine.codec._native_check import NativeBatchChecker
-from engine.codec.binary import DecodeError, decode_batch, encode_batch
+from engine.codec.binary import DecodeError, decode_batch_python, encode_batch
 from engine.spatial import PositionUpdate
 
 CHECKER = NativeBatchChecker()
@@ -26,7 +26,7 @@ def _outcome(decode, data):
 
 
 def _python(data):
-    return _outcome(decode_batch, data)
+    return _outcome(decode_batch_python, data)
 
 
 def _fast(data):

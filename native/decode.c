@@ -1,0 +1,425 @@
+/* decode.c -- build a batch of messages straight from msgpack bytes.
+ *
+ * The receiving end of every node-to-node link and every client connection
+ * decodes batches of small messages. Unpacking with msgpack and then wrapping
+ * each array in its message class costs two object constructions per message
+ * (the list msgpack builds, then the tuple subclass copied from it) and most
+ * of a receiver's time. This walks the bytes once, checks each field against
+ * the same schema table check.c uses, and builds each message tuple in place.
+ *
+ * It is a CPython extension and not part of the cffi module: cffi hands C
+ * plain memory, and what this function makes is Python objects. Its one
+ * entry point returns the list of messages, or None when it cannot prove the
+ * batch valid (malformed bytes, a field of the wrong type, bad UTF-8, an
+ * extension type, nested message fields whose class bounds only Python
+ * checks). On None the caller runs the Python decoder, which decodes the
+ * batch or raises the DecodeError naming the problem, so results and errors
+ * are the same as without this file (tests/native/test_native_decode.py).
+ *
+ * Schema encoding is check.c's: types sorted by id; arity[i] fields after
+ * the type id, described by schema[at[i] .. at[i+1]), one spec byte per
+ * field (kind | 0x80 if nil is allowed), a list-of spec followed by its
+ * element's spec.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    K_ANY = 0, K_INT = 1, K_GUID = 2, K_FLOAT = 3, K_BOOL = 4, K_STR = 5, K_BYTES = 6,
+    K_LIST = 7, K_LIST_OF = 8, K_DICT = 9, K_MESSAGE = 10,
+    K_OPT = 0x80
+};
+
+#define MAX_DEPTH 512
+
+typedef struct {
+    const uint8_t *p, *end;
+    int depth;
+} reader;
+
+typedef struct {
+    const int64_t *tids;
+    const int32_t *arity, *at;
+    const uint8_t *schema;
+    Py_ssize_t ntypes, schema_len;
+} table;
+
+static inline int need(const reader *r, int64_t n) { return r->end - r->p >= n; }
+
+static inline uint64_t be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Length of the array at r->p (and step over its header), or -1. */
+static int64_t array_len(reader *r)
+{
+    if (!need(r, 1)) return -1;
+    uint8_t b = *r->p;
+    if ((b & 0xf0) == 0x90) { r->p += 1; return b & 0x0f; }
+    if (b == 0xdc && need(r, 3)) { int64_t n = (int64_t)be(r->p + 1, 2); r->p += 3; return n; }
+    if (b == 0xdd && need(r, 5)) { int64_t n = (int64_t)be(r->p + 1, 4); r->p += 5; return n; }
+    return -1;
+}
+
+/* Length of the map at r->p (and step over its header), or -1. */
+static int64_t map_len(reader *r)
+{
+    if (!need(r, 1)) return -1;
+    uint8_t b = *r->p;
+    if ((b & 0xf0) == 0x80) { r->p += 1; return b & 0x0f; }
+    if (b == 0xde && need(r, 3)) { int64_t n = (int64_t)be(r->p + 1, 2); r->p += 3; return n; }
+    if (b == 0xdf && need(r, 5)) { int64_t n = (int64_t)be(r->p + 1, 4); r->p += 5; return n; }
+    return -1;
+}
+
+/* Length of the str (is_str) or bin at r->p, stepping over its header; -1 if not one. */
+static int64_t blob_len(reader *r, int is_str)
+{
+    if (!need(r, 1)) return -1;
+    uint8_t b = *r->p;
+    int64_t n;
+    if (is_str && (b & 0xe0) == 0xa0) { r->p += 1; n = b & 0x1f; }
+    else if (b == (is_str ? 0xd9 : 0xc4) && need(r, 2)) { n = r->p[1]; r->p += 2; }
+    else if (b == (is_str ? 0xda : 0xc5) && need(r, 3)) { n = (int64_t)be(r->p + 1, 2); r->p += 3; }
+    else if (b == (is_str ? 0xdb : 0xc6) && need(r, 5)) { n = (int64_t)be(r->p + 1, 4); r->p += 5; }
+    else return -1;
+    return need(r, n) ? n : -1;
+}
+
+/* An int of any msgpack width as a Python int; NULL (no error set) if not an int. */
+static PyObject *read_int(reader *r, int *negative)
+{
+    uint8_t b = *r->p;
+    *negative = 0;
+    if (b <= 0x7f) { r->p++; return PyLong_FromLong(b); }
+    if (b >= 0xe0) { r->p++; *negative = 1; return PyLong_FromLong((int8_t)b); }
+    int n;
+    switch (b) {
+        case 0xcc: case 0xd0: n = 1; break;
+        case 0xcd: case 0xd1: n = 2; break;
+        case 0xce: case 0xd2: n = 4; break;
+        case 0xcf: case 0xd3: n = 8; break;
+        default: return NULL;
+    }
+    if (!need(r, 1 + n)) return NULL;
+    uint64_t raw = be(r->p + 1, n);
+    r->p += 1 + n;
+    if (b <= 0xcf) return PyLong_FromUnsignedLongLong(raw);
+    int64_t v = n == 1 ? (int8_t)raw : n == 2 ? (int16_t)raw : n == 4 ? (int32_t)raw : (int64_t)raw;
+    *negative = v < 0;
+    return PyLong_FromLongLong(v);
+}
+
+static PyObject *read_float(reader *r)
+{
+    uint8_t b = *r->p;
+    if (b == 0xca && need(r, 5)) {
+        uint32_t bits = (uint32_t)be(r->p + 1, 4);
+        float f;
+        memcpy(&f, &bits, 4);
+        r->p += 5;
+        return PyFloat_FromDouble((double)f);
+    }
+    if (b == 0xcb && need(r, 9)) {
+        uint64_t bits = be(r->p + 1, 8);
+        double d;
+        memcpy(&d, &bits, 8);
+        r->p += 9;
+        return PyFloat_FromDouble(d);
+    }
+    return NULL;
+}
+
+static PyObject *read_str(reader *r)
+{
+    int64_t n = blob_len(r, 1);
+    if (n < 0) return NULL;
+    PyObject *s = PyUnicode_DecodeUTF8((const char *)r->p, (Py_ssize_t)n, NULL);
+    r->p += n;
+    return s;  /* NULL with a UnicodeDecodeError set on bad UTF-8: the caller clears it */
+}
+
+static PyObject *read_bytes(reader *r)
+{
+    int64_t n = blob_len(r, 0);
+    if (n < 0) return NULL;
+    PyObject *s = PyBytes_FromStringAndSize((const char *)r->p, (Py_ssize_t)n);
+    r->p += n;
+    return s;
+}
+
+static PyObject *read_any(reader *r);
+
+static PyObject *read_list(reader *r)
+{
+    int64_t n = array_len(r);
+    if (n < 0 || n > r->end - r->p || ++r->depth > MAX_DEPTH) return NULL;
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (list == NULL) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        PyObject *item = read_any(r);
+        if (item == NULL) { Py_DECREF(list); return NULL; }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    r->depth--;
+    return list;
+}
+
+static PyObject *read_dict(reader *r)
+{
+    int64_t n = map_len(r);
+    if (n < 0 || 2 * n > r->end - r->p || ++r->depth > MAX_DEPTH) return NULL;
+    PyObject *dict = PyDict_New();
+    if (dict == NULL) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        PyObject *key = read_any(r);
+        if (key == NULL) { Py_DECREF(dict); return NULL; }
+        PyObject *value = read_any(r);
+        if (value == NULL || PyDict_SetItem(dict, key, value) < 0) {  /* an unhashable key fails here */
+            Py_DECREF(key); Py_XDECREF(value); Py_DECREF(dict);
+            return NULL;
+        }
+        Py_DECREF(key); Py_DECREF(value);
+    }
+    r->depth--;
+    return dict;
+}
+
+/* Any msgpack value as msgpack.unpackb(raw=False, use_list=True) would build it;
+ * NULL for what it would not (or would build as an ExtType: left to Python). */
+static PyObject *read_any(reader *r)
+{
+    if (!need(r, 1)) return NULL;
+    uint8_t b = *r->p;
+    int negative;
+    if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3)) return read_int(r, &negative);
+    if (b == 0xc0) { r->p++; Py_RETURN_NONE; }
+    if (b == 0xc2) { r->p++; Py_RETURN_FALSE; }
+    if (b == 0xc3) { r->p++; Py_RETURN_TRUE; }
+    if (b == 0xca || b == 0xcb) return read_float(r);
+    if ((b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb) return read_str(r);
+    if (b == 0xc4 || b == 0xc5 || b == 0xc6) return read_bytes(r);
+    if ((b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd) return read_list(r);
+    if ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf) return read_dict(r);
+    return NULL;  /* ext types and the unused 0xc1 */
+}
+
+/* One field value checked against the spec at *spec (advanced past it). */
+static PyObject *read_field(reader *r, const uint8_t **spec, const uint8_t *spec_end)
+{
+    if (*spec >= spec_end || !need(r, 1)) return NULL;
+    uint8_t s = *(*spec)++;
+    int kind = s & 0x7f, optional = (s & K_OPT) != 0;
+    const uint8_t *elem = NULL;
+    if (kind == K_LIST_OF) {
+        elem = *spec;
+        const uint8_t *q = *spec;
+        while (q < spec_end && (*q & 0x7f) == K_LIST_OF) q++;
+        if (q >= spec_end) return NULL;
+        *spec = q + 1;
+    }
+    uint8_t b = *r->p;
+    if (b == 0xc0 && (optional || kind == K_ANY)) { r->p++; Py_RETURN_NONE; }
+    int negative;
+    PyObject *v;
+    switch (kind) {
+        case K_ANY:
+            return read_any(r);
+        case K_INT:
+            return (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3)) ? read_int(r, &negative) : NULL;
+        case K_GUID:
+            if (!(b <= 0x7f || (b >= 0xcc && b <= 0xd3))) return NULL;
+            v = read_int(r, &negative);
+            if (v != NULL && negative) { Py_DECREF(v); return NULL; }
+            return v;
+        case K_FLOAT:
+            return read_float(r);
+        case K_BOOL:
+            if (b == 0xc2) { r->p++; Py_RETURN_FALSE; }
+            if (b == 0xc3) { r->p++; Py_RETURN_TRUE; }
+            return NULL;
+        case K_STR:
+            return read_str(r);
+        case K_BYTES:
+            return read_bytes(r);
+        case K_LIST:
+            return read_list(r);
+        case K_DICT:
+            return read_dict(r);
+        case K_LIST_OF: {
+            int64_t n = array_len(r);
+            if (n < 0 || n > r->end - r->p || ++r->depth > MAX_DEPTH) return NULL;
+            PyObject *list = PyList_New((Py_ssize_t)n);
+            if (list == NULL) return NULL;
+            for (int64_t i = 0; i < n; i++) {
+                const uint8_t *e = elem;
+                PyObject *item = read_field(r, &e, spec_end);
+                if (item == NULL) { Py_DECREF(list); return NULL; }
+                PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+            }
+            r->depth--;
+            return list;
+        }
+        default:  /* K_MESSAGE and anything unknown: Python's to check */
+            return NULL;
+    }
+}
+
+static Py_ssize_t find_type(const table *t, int64_t tid)
+{
+    Py_ssize_t lo = 0, hi = t->ntypes - 1;
+    while (lo <= hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (t->tids[mid] == tid) return mid;
+        if (t->tids[mid] < tid) lo = mid + 1; else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* The type id at r->p as a C integer; 0 if it is not an int in int64 range. */
+static int read_tid(reader *r, int64_t *tid)
+{
+    if (!need(r, 1)) return 0;
+    uint8_t b = *r->p;
+    if (b <= 0x7f) { *tid = b; r->p++; return 1; }
+    if (b >= 0xe0) { *tid = (int8_t)b; r->p++; return 1; }
+    int n;
+    switch (b) {
+        case 0xcc: case 0xd0: n = 1; break;
+        case 0xcd: case 0xd1: n = 2; break;
+        case 0xce: case 0xd2: n = 4; break;
+        case 0xcf: case 0xd3: n = 8; break;
+        default: return 0;
+    }
+    if (!need(r, 1 + n)) return 0;
+    uint64_t raw = be(r->p + 1, n);
+    r->p += 1 + n;
+    if (b <= 0xcf) {
+        if (raw > (uint64_t)INT64_MAX) return 0;
+        *tid = (int64_t)raw;
+    } else {
+        *tid = n == 1 ? (int8_t)raw : n == 2 ? (int16_t)raw : n == 4 ? (int32_t)raw : (int64_t)raw;
+    }
+    return 1;
+}
+
+/* One message: its class's tuple with the type id object first, then each field. */
+static PyObject *read_message(reader *r, const table *t, PyObject *classes, PyObject *tid_objects)
+{
+    int64_t fields = array_len(r), tid;
+    if (fields < 1 || !read_tid(r, &tid)) return NULL;
+    Py_ssize_t i = find_type(t, tid);
+    if (i < 0 || fields != (int64_t)t->arity[i] + 1) return NULL;
+    PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(classes, i);
+    PyObject *message = cls->tp_alloc(cls, (Py_ssize_t)fields);
+    if (message == NULL) return NULL;
+    PyObject *tid_object = PyTuple_GET_ITEM(tid_objects, i);
+    Py_INCREF(tid_object);
+    PyTuple_SET_ITEM(message, 0, tid_object);
+    const uint8_t *spec = t->schema + t->at[i], *spec_end = t->schema + t->at[i + 1];
+    for (int64_t f = 1; f < fields; f++) {
+        PyObject *v = read_field(r, &spec, spec_end);
+        if (v == NULL) { Py_DECREF(message); return NULL; }  /* unset items are NULL: safe */
+        PyTuple_SET_ITEM(message, (Py_ssize_t)f, v);
+    }
+    return message;
+}
+
+static int get_table_buffer(PyObject *o, const char *name, Py_ssize_t itemsize, const void **out,
+                            Py_ssize_t *count)
+{
+    if (!PyBytes_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be bytes", name);
+        return 0;
+    }
+    Py_ssize_t len = PyBytes_GET_SIZE(o);
+    if (len % itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s is not a whole number of items", name);
+        return 0;
+    }
+    *out = PyBytes_AS_STRING(o);
+    *count = len / itemsize;
+    return 1;
+}
+
+PyDoc_STRVAR(decode_batch_doc,
+"decode_batch(data, tids, arity, at, schema, classes, tid_objects, max_messages) -> list | None\n\n"
+"The batch's messages built from msgpack bytes, or None if the batch is not\n"
+"proven valid (the caller's Python decoder then decodes it or names the error).\n"
+"tids (int64), arity and at (int32) and schema (uint8) are the schema table as\n"
+"bytes; classes and tid_objects are tuples parallel to tids.");
+
+static PyObject *decode_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "decode_batch takes 8 arguments");
+        return NULL;
+    }
+    table t;
+    Py_ssize_t n_arity, n_at;
+    if (!get_table_buffer(args[1], "tids", 8, (const void **)&t.tids, &t.ntypes)
+        || !get_table_buffer(args[2], "arity", 4, (const void **)&t.arity, &n_arity)
+        || !get_table_buffer(args[3], "at", 4, (const void **)&t.at, &n_at)
+        || !get_table_buffer(args[4], "schema", 1, (const void **)&t.schema, &t.schema_len))
+        return NULL;
+    PyObject *classes = args[5], *tid_objects = args[6];
+    if (!PyTuple_Check(classes) || !PyTuple_Check(tid_objects)
+        || PyTuple_GET_SIZE(classes) != t.ntypes || PyTuple_GET_SIZE(tid_objects) != t.ntypes
+        || n_arity != t.ntypes || n_at != t.ntypes + 1
+        || (t.ntypes > 0 && (t.at[t.ntypes] > t.schema_len || t.at[0] < 0))) {
+        PyErr_SetString(PyExc_ValueError, "the schema table's parts do not agree");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < t.ntypes; i++) {
+        PyObject *c = PyTuple_GET_ITEM(classes, i);
+        if (!PyType_Check(c) || !PyType_IsSubtype((PyTypeObject *)c, &PyTuple_Type)
+            || t.at[i] > t.at[i + 1]) {
+            PyErr_SetString(PyExc_ValueError, "classes must be tuple subclasses and at ascending");
+            return NULL;
+        }
+    }
+    Py_ssize_t max_messages = PyLong_AsSsize_t(args[7]);
+    if (max_messages == -1 && PyErr_Occurred()) return NULL;
+
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    reader r = {(const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len, 0};
+    PyObject *out = NULL;
+    int64_t n = array_len(&r);
+    if (n >= 0 && n <= max_messages && n <= r.end - r.p) {
+        out = PyList_New((Py_ssize_t)n);
+        for (int64_t m = 0; out != NULL && m < n; m++) {
+            PyObject *message = read_message(&r, &t, classes, tid_objects);
+            if (message == NULL) { Py_CLEAR(out); break; }
+            PyList_SET_ITEM(out, (Py_ssize_t)m, message);
+        }
+        if (out != NULL && r.p != r.end) Py_CLEAR(out);  /* trailing bytes */
+    }
+    PyBuffer_Release(&view);
+    if (out == NULL) {
+        /* Not proven: whatever went wrong (bad bytes, bad UTF-8, an unhashable
+         * key, even memory) is the Python decoder's to report. */
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"decode_batch", (PyCFunction)(void (*)(void))decode_batch, METH_FASTCALL, decode_batch_doc},
+    {NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "native._decode",
+    "Build message batches from msgpack bytes in one pass (see native/decode.c).", -1, methods,
+    NULL, NULL, NULL, NULL
+};
+
+PyMODINIT_FUNC PyInit__decode(void) { return PyModule_Create(&module); }

@@ -1,0 +1,140 @@
+"""The C decoder (native/decode.c) builds exactly what the Python decoder builds, or declines.
+
+``decode_proven`` returns the batch's messages or None; None sends the batch
+to the Python decoder, which decodes it or raises DecodeError. So the C
+decoder may decline anything, but must never build a batch Python would
+reject, nor build one differently.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sample_messages import TBlob, TLook, TMove, TTalk, leaf_messages, messages
+from test_native_check import message_shaped
+
+from engine.codec._native_check import NativeBatchChecker
+from engine.codec.binary import DecodeError, decode_batch, decode_batch_python, encode_batch
+from engine.spatial import PositionUpdate
+
+CHECKER = NativeBatchChecker()
+FLAT = (TMove, TTalk, TBlob, TLook, PositionUpdate)
+
+
+def _c(data: bytes, max_messages: int = 1 << 20):
+    return CHECKER.decode_proven(data, max_messages)
+
+
+def _python(data: bytes, max_messages: int = 1 << 20):
+    try:
+        return decode_batch_python(data, max_messages=max_messages)
+    except DecodeError:
+        return DecodeError
+
+
+def _same(built: list, reference: list) -> None:
+    """Same classes and the same values, compared through their bytes so NaN equals NaN."""
+    assert [type(m) for m in built] == [type(m) for m in reference]
+    assert msgpack.packb(built) == msgpack.packb(reference)
+
+
+def test_the_c_decoder_is_built():
+    """pip install builds it; without it every batch would quietly take the slow path."""
+    from native import _decode  # noqa: F401
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(messages, max_size=12))
+def test_valid_batches_build_the_same_messages(batch):
+    data = encode_batch(batch)
+    built = _c(data)
+    if all(type(m) in FLAT for m in batch):
+        assert built is not None, "a valid batch of flat messages must not fall back"
+    if built is not None:   # nested messages are Python's to check
+        _same(built, batch)
+        _same(built, decode_batch_python(data, max_messages=1 << 20))
+    assert decode_batch(data, max_messages=1 << 20) == batch
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(message_shaped(), leaf_messages.map(list)), max_size=6))
+def test_never_builds_what_python_rejects(batch):
+    data = msgpack.packb(batch)
+    built, expected = _c(data), _python(data)
+    if built is not None:
+        assert expected is not DecodeError, "the C decoder built a batch Python rejects"
+        _same(built, expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(leaf_messages, min_size=1, max_size=5), st.data())
+def test_mutated_bytes(batch, data):
+    raw = bytearray(encode_batch(batch))
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    built, expected = _c(bytes(raw)), _python(bytes(raw))
+    if built is not None:
+        assert expected is not DecodeError
+        _same(built, expected)
+
+
+@given(st.binary(max_size=64))
+def test_random_bytes_never_crash(blob):
+    built = _c(blob)
+    assert built is None or _python(blob) is not DecodeError
+
+
+def _one(*fields) -> bytes:
+    return msgpack.packb([list(fields)])
+
+
+def test_what_it_declines():
+    good = TMove(1, 2, 0.5, 1.0, 2.0)
+    one = encode_batch([good])
+    assert _c(one) == [good]
+    assert _c(one + b"\x00") is None                                  # trailing bytes
+    assert _c(encode_batch([good] * 3), max_messages=2) is None       # too many messages
+    assert _c(b"") is None and _c(b"\xc1") is None and _c(b"\x81\x01\x02") is None
+    assert _c(b"\x90") == []
+    assert _c(b"\x91\x94\xcd\x03\x85\x01\x02\xa2\xff\xfe") is None    # TTalk text with bad UTF-8
+    assert _c(_one(TTalk.type_id, 1, 2, "hi", 1.5)) is None             # float where an int belongs
+    assert _c(_one(TMove.type_id, 1, 2, 1, 2.0, 3.0)) is None           # int where a float belongs
+    assert _c(_one(TMove.type_id, 1, 2, 1.0, 2.0)) is None              # one field short
+    assert _c(_one(TLook.type_id, 1, -2, 0, 0, 3)) is None              # a negative Guid
+    assert _c(_one(TMove.type_id, 2**64 - 1, 2, 1.0, 2.0, 3.0)) is not None  # the largest Guid
+    ext = msgpack.packb([[TBlob.type_id, 1, 2, b"", [], {}, msgpack.ExtType(5, b"x")]])
+    assert _c(ext) is None and _python(ext) is not DecodeError        # Python builds the ExtType
+    unhashable = b"\x91\x97\xcd\x03\x87\x01\x02\xc4\x00\x90\x81\x90\x01\xc0"   # props = {[]: 1}
+    assert _c(unhashable) is None
+    deep = b"\x91\x97\xcd\x03\x87\x01\x02\xc4\x00\x90\x80" + b"\x91" * 600 + b"\xc0"   # anything 600 deep
+    assert _c(deep) is None
+    for bad in ("not bytes", None, 5):
+        with pytest.raises(TypeError):
+            _c(bad)
+
+
+def test_odd_but_valid_values_match_msgpack():
+    float32 = b"\x91\x96\xcd\x03\x84\x01\x02\xca\x3f\xc0\x00\x00\xca\x7f\xc0\x00\x00\xcb" + b"\x00" * 8
+    built = _c(float32)
+    assert built is not None and built[0].x == 1.5 and math.isnan(built[0].y)
+    blob = TBlob(3, 4, b"\x00\xff", ["a", "é"], {"k": [1, {"n": None}], "": -(2**63)},
+                 {1: True, b"b": [2**64 - 1, 0.25]})
+    data = encode_batch([blob])
+    assert _c(data) == decode_batch_python(data) == [blob]
+    dup = b"\x91\x97\xcd\x03\x87\x01\x02\xc4\x00\x90\x82\xa1k\x01\xa1k\x02\xc0"   # {"k": 1, "k": 2}
+    assert _c(dup) == decode_batch_python(dup)
+    assert _c(memoryview(data)) == _c(bytearray(data)) == [blob]
+
+
+def test_messages_are_real_instances():
+    built = _c(encode_batch([TMove(1, 2, 0.5, 1.0, 2.0)] * 3))
+    assert all(type(m) is TMove for m in built)
+    assert built[0].x == 0.5 and built[0].to == 1 and built[0].replace(x=2.0).x == 2.0
+    assert hash(built[0]) == hash(TMove(1, 2, 0.5, 1.0, 2.0))
