@@ -1,7 +1,7 @@
 """Build hook only: compiles the native core. Metadata lives in pyproject.toml.
 
 ``native/_build.py`` compiles the cffi module (``native/*.c`` that work on
-plain memory); ``native/decode.c`` builds Python objects, which cffi cannot,
+plain memory); ``native/codec.c`` builds and reads Python objects, which cffi cannot,
 so it is a small CPython extension of its own (see docs/design.md).
 """
 
@@ -13,5 +13,5 @@ _CFLAGS = ["/O2"] if sys.platform == "win32" else ["-O3", "-std=c99", "-fno-stri
 
 setup(
     cffi_modules=["native/_build.py:ffibuilder"],
-    ext_modules=[Extension("native._decode", ["native/decode.c"], extra_compile_args=_CFLAGS)],
+    ext_modules=[Extension("native._codec", ["native/codec.c"], extra_compile_args=_CFLAGS)],
 )

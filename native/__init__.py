@@ -1,5 +1,9 @@
 """Spenefett's native C core, compiled by ``pip install`` through cffi.
 
+(One file is not cffi: ``codec.c``, the message batch codec, builds Python
+objects and is a CPython extension, ``native._codec``; ``engine.codec`` uses
+it. See docs/design.md.)
+
 The C sources live beside this file (``spenefett.h`` declares everything);
 ``native/_build.py`` is the cffi build script and ``native/_binding.py`` the
 only module that touches ``ffi``/``lib``. Engine code uses the typed

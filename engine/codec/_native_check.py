@@ -45,8 +45,8 @@ _first = itemgetter(0)
 _unpackb = msgpack.unpackb
 
 try:
-    from native._decode import decode_batch as _decode_batch
-except ImportError:  # built before native/decode.c existed: the two-step path still works
+    from native._codec import decode_batch as _decode_batch
+except ImportError:  # built before native/codec.c existed: the two-step path still works
     _decode_batch = None
 
 
@@ -99,7 +99,7 @@ class NativeBatchChecker:
                       max_messages: int = 10_000) -> list[Message] | None:
         """The messages if C proves the batch valid while building them; else None.
 
-        ``native/decode.c`` checks and builds in one pass (about a third of
+        ``native/codec.c`` checks and builds in one pass (about a third of
         the cost of unpacking and then wrapping); a source tree without it
         checks with the cffi walk and unpacks with msgpack.
         """

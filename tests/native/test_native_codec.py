@@ -1,9 +1,12 @@
-"""The C decoder (native/decode.c) builds exactly what the Python decoder builds, or declines.
+"""native/codec.c against its references: the Python decoder, and msgpack.packb.
 
-``decode_proven`` returns the batch's messages or None; None sends the batch
-to the Python decoder, which decodes it or raises DecodeError. So the C
-decoder may decline anything, but must never build a batch Python would
+Decoding: ``decode_proven`` returns the batch's messages or None; None sends
+the batch to the Python decoder, which decodes it or raises DecodeError. So
+the C decoder may decline anything, but must never build a batch Python would
 reject, nor build one differently.
+
+Encoding: ``encode_batch`` returns msgpack.packb's bytes exactly, or None for
+what it leaves to msgpack.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from native._codec import encode_batch as c_encode
 from sample_messages import TBlob, TLook, TMove, TTalk, leaf_messages, messages
 from test_native_check import message_shaped
 
 from engine.codec._native_check import NativeBatchChecker
-from engine.codec.binary import DecodeError, decode_batch, decode_batch_python, encode_batch
+from engine.codec.binary import DecodeError, EncodeError, decode_batch, decode_batch_python, encode_batch
+from engine.guid import WellKnown
 from engine.spatial import PositionUpdate
 
 CHECKER = NativeBatchChecker()
@@ -42,9 +47,11 @@ def _same(built: list, reference: list) -> None:
     assert msgpack.packb(built) == msgpack.packb(reference)
 
 
-def test_the_c_decoder_is_built():
+def test_the_c_codec_is_built():
     """pip install builds it; without it every batch would quietly take the slow path."""
-    from native import _decode  # noqa: F401
+    from engine.codec import binary
+
+    assert binary._encode_native is c_encode
 
 
 @settings(max_examples=300, deadline=None)
@@ -138,3 +145,56 @@ def test_messages_are_real_instances():
     assert all(type(m) is TMove for m in built)
     assert built[0].x == 0.5 and built[0].to == 1 and built[0].replace(x=2.0).x == 2.0
     assert hash(built[0]) == hash(TMove(1, 2, 0.5, 1.0, 2.0))
+
+
+# -- encoding ----------------------------------------------------------------
+
+int64s = st.integers(-(2**63), 2**64 - 1)
+plain = st.recursive(
+    st.none() | st.booleans() | int64s | st.floats() | st.text() | st.binary(),
+    lambda inner: (st.lists(inner, max_size=5) | st.lists(inner, max_size=5).map(tuple)
+                   | st.dictionaries(st.text(max_size=5) | int64s, inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(plain, max_size=8))
+def test_encodes_plain_values_exactly_as_msgpack(batch):
+    assert c_encode(batch) == msgpack.packb(batch)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(messages, max_size=12))
+def test_encodes_messages_exactly_as_msgpack(batch):
+    assert c_encode(batch) == msgpack.packb(batch)
+    assert decode_batch(encode_batch(batch), max_messages=1 << 20) == batch
+
+
+def test_every_width_boundary():
+    edges = [0, 1, 31, 32, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 1,
+             -1, -32, -33, -128, -129, -32768, -32769, -(2**31), -(2**31) - 1, -(2**63)]
+    sizes = [0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536]
+    batch = [edges, ["x" * n for n in sizes], [b"y" * n for n in sizes], [[0] * n for n in (15, 16, 65536)],
+             [{i: i for i in range(n)} for n in (15, 16, 65536)], [0.0, -0.0, 1e308, float("inf")], ["é€😀"]]
+    assert c_encode(batch) == msgpack.packb(batch)
+
+
+def test_declines_what_msgpack_should_pack_or_refuse():
+    for odd in (WellKnown.TRANSPORT, bytearray(b"x"), {1, 2}, 2**64, -(2**63) - 1, "\ud800", object(),
+                _nested(600)):
+        assert c_encode([odd]) is None
+    assert encode_batch([(1, 2, WellKnown.TRANSPORT)]) == msgpack.packb([(1, 2, WellKnown.TRANSPORT)])
+    with pytest.raises(EncodeError):
+        encode_batch([TBlob(1, 2, b"", [], {}, {1, 2})])
+    with pytest.raises(EncodeError):
+        encode_batch([TLook(1, 2, 0, 0, 2**64)])
+    with pytest.raises(TypeError):
+        c_encode((1, 2))
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value

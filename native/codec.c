@@ -1,20 +1,28 @@
-/* decode.c -- build a batch of messages straight from msgpack bytes.
+/* codec.c -- message batches to and from msgpack bytes, in one pass each way.
  *
- * The receiving end of every node-to-node link and every client connection
- * decodes batches of small messages. Unpacking with msgpack and then wrapping
- * each array in its message class costs two object constructions per message
- * (the list msgpack builds, then the tuple subclass copied from it) and most
- * of a receiver's time. This walks the bytes once, checks each field against
- * the same schema table check.c uses, and builds each message tuple in place.
+ * Every node-to-node link and every client connection encodes and decodes
+ * batches of small messages, and on a busy node that is most of the time.
  *
- * It is a CPython extension and not part of the cffi module: cffi hands C
- * plain memory, and what this function makes is Python objects. Its one
- * entry point returns the list of messages, or None when it cannot prove the
- * batch valid (malformed bytes, a field of the wrong type, bad UTF-8, an
- * extension type, nested message fields whose class bounds only Python
- * checks). On None the caller runs the Python decoder, which decodes the
- * batch or raises the DecodeError naming the problem, so results and errors
- * are the same as without this file (tests/native/test_native_decode.py).
+ * Decoding: unpacking with msgpack and then wrapping each array in its
+ * message class costs two object constructions per message (the list
+ * msgpack builds, then the tuple subclass copied from it). decode_batch
+ * walks the bytes once, checks each field against the same schema table
+ * check.c uses, and builds each message tuple in place. It returns the list
+ * of messages, or None when it cannot prove the batch valid (malformed
+ * bytes, a field of the wrong type, bad UTF-8, an extension type, nested
+ * message fields whose class bounds only Python checks). On None the caller
+ * runs the Python decoder, which decodes the batch or raises the DecodeError
+ * naming the problem, so results and errors are the same as without this
+ * file (tests/native/test_native_codec.py).
+ *
+ * Encoding: encode_batch writes exactly the bytes msgpack.packb writes for
+ * the types messages carry (int, float, str, bytes, bool, None, list, tuple,
+ * dict), without msgpack's general type dispatch. For anything else it
+ * returns None and the caller uses msgpack, so the bytes and the errors are
+ * msgpack's.
+ *
+ * This is a CPython extension and not part of the cffi module: cffi hands C
+ * plain memory, and what these functions make and read are Python objects.
  *
  * Schema encoding is check.c's: types sorted by id; arity[i] fields after
  * the type id, described by schema[at[i] .. at[i+1]), one spec byte per
@@ -411,15 +419,175 @@ static PyObject *decode_batch(PyObject *self, PyObject *const *args, Py_ssize_t 
     return out;
 }
 
+/* ---- encoding ------------------------------------------------------------ */
+
+#define ENCODE_DEPTH 500  /* msgpack.packb's own limit is 511: deeper goes to it */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} out_buf;
+
+enum { PACKED = 1, DECLINED = 0, FAILED = -1 };  /* FAILED: a Python error is set */
+
+static int reserve(out_buf *b, Py_ssize_t more)
+{
+    if (b->len + more <= b->cap) return PACKED;
+    Py_ssize_t cap = b->cap * 2 > b->len + more ? b->cap * 2 : b->len + more + 64;
+    char *data = PyMem_Realloc(b->data, (size_t)cap);
+    if (data == NULL) { PyErr_NoMemory(); return FAILED; }
+    b->data = data;
+    b->cap = cap;
+    return PACKED;
+}
+
+static inline void put_be(char *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) { p[i] = (char)(v & 0xff); v >>= 8; }
+}
+
+/* A one-byte tag followed by an n-byte big-endian value. */
+static int put_tagged(out_buf *b, uint8_t tag, uint64_t v, int n)
+{
+    if (reserve(b, 1 + n) != PACKED) return FAILED;
+    b->data[b->len] = (char)tag;
+    put_be(b->data + b->len + 1, v, n);
+    b->len += 1 + n;
+    return PACKED;
+}
+
+static int put_int(out_buf *b, PyObject *o)
+{
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow > 0) {
+        unsigned long long u = PyLong_AsUnsignedLongLong(o);
+        if (u == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return DECLINED; }
+        return put_tagged(b, 0xcf, u, 8);
+    }
+    if (overflow < 0) return DECLINED;
+    if (v == -1 && PyErr_Occurred()) { PyErr_Clear(); return DECLINED; }
+    if (v < -(1LL << 5)) {
+        if (v < -(1LL << 15)) return v < -(1LL << 31) ? put_tagged(b, 0xd3, (uint64_t)v, 8)
+                                                      : put_tagged(b, 0xd2, (uint64_t)v & 0xffffffffu, 4);
+        return v < -(1LL << 7) ? put_tagged(b, 0xd1, (uint64_t)v & 0xffff, 2)
+                               : put_tagged(b, 0xd0, (uint64_t)v & 0xff, 1);
+    }
+    if (v < (1LL << 7)) {
+        if (reserve(b, 1) != PACKED) return FAILED;
+        b->data[b->len++] = (char)(v & 0xff);
+        return PACKED;
+    }
+    if (v < (1LL << 16)) return v < (1LL << 8) ? put_tagged(b, 0xcc, (uint64_t)v, 1)
+                                               : put_tagged(b, 0xcd, (uint64_t)v, 2);
+    return v < (1LL << 32) ? put_tagged(b, 0xce, (uint64_t)v, 4) : put_tagged(b, 0xcf, (uint64_t)v, 8);
+}
+
+static int put_raw(out_buf *b, const char *p, Py_ssize_t n)
+{
+    if (reserve(b, n) != PACKED) return FAILED;
+    memcpy(b->data + b->len, p, (size_t)n);
+    b->len += n;
+    return PACKED;
+}
+
+static int put_header(out_buf *b, Py_ssize_t n, uint8_t fix, int fix_bits, uint8_t tag8, uint8_t tag16,
+                      uint8_t tag32)
+{
+    if (n < (1 << fix_bits)) {
+        if (reserve(b, 1) != PACKED) return FAILED;
+        b->data[b->len++] = (char)(fix | n);
+        return PACKED;
+    }
+    if (tag8 && n < 256) return put_tagged(b, tag8, (uint64_t)n, 1);
+    if (n < 65536) return put_tagged(b, tag16, (uint64_t)n, 2);
+    if ((uint64_t)n <= 0xffffffffu) return put_tagged(b, tag32, (uint64_t)n, 4);
+    return DECLINED;
+}
+
+static int put_value(out_buf *b, PyObject *o, int depth);
+
+static int put_items(out_buf *b, PyObject *const *items, Py_ssize_t n, int depth)
+{
+    int got = put_header(b, n, 0x90, 4, 0, 0xdc, 0xdd);
+    for (Py_ssize_t i = 0; got == PACKED && i < n; i++) got = put_value(b, items[i], depth + 1);
+    return got;
+}
+
+static int put_value(out_buf *b, PyObject *o, int depth)
+{
+    if (depth > ENCODE_DEPTH) return DECLINED;
+    if (PyLong_CheckExact(o)) return put_int(b, o);
+    if (PyFloat_CheckExact(o)) {
+        double d = PyFloat_AS_DOUBLE(o);
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        return put_tagged(b, 0xcb, bits, 8);
+    }
+    if (PyTuple_Check(o)) return put_items(b, &PyTuple_GET_ITEM(o, 0), PyTuple_GET_SIZE(o), depth);
+    if (PyList_CheckExact(o)) return put_items(b, PySequence_Fast_ITEMS(o), PyList_GET_SIZE(o), depth);
+    if (PyUnicode_CheckExact(o)) {
+        Py_ssize_t n;
+        const char *p = PyUnicode_AsUTF8AndSize(o, &n);
+        if (p == NULL) { PyErr_Clear(); return DECLINED; }  /* lone surrogates: msgpack's error */
+        int got = put_header(b, n, 0xa0, 5, 0xd9, 0xda, 0xdb);
+        return got == PACKED ? put_raw(b, p, n) : got;
+    }
+    if (o == Py_None) return put_raw(b, "\xc0", 1);
+    if (o == Py_True) return put_raw(b, "\xc3", 1);
+    if (o == Py_False) return put_raw(b, "\xc2", 1);
+    if (PyBytes_CheckExact(o)) {
+        Py_ssize_t n = PyBytes_GET_SIZE(o);
+        int got = n < 256 ? put_tagged(b, 0xc4, (uint64_t)n, 1) : put_header(b, n, 0, 0, 0, 0xc5, 0xc6);
+        return got == PACKED ? put_raw(b, PyBytes_AS_STRING(o), n) : got;
+    }
+    if (PyDict_CheckExact(o)) {
+        Py_ssize_t pos = 0, n = PyDict_GET_SIZE(o);
+        PyObject *key, *value;
+        int got = put_header(b, n, 0x80, 4, 0, 0xde, 0xdf);
+        while (got == PACKED && PyDict_Next(o, &pos, &key, &value)) {
+            got = put_value(b, key, depth + 1);
+            if (got == PACKED) got = put_value(b, value, depth + 1);
+        }
+        return got;
+    }
+    return DECLINED;  /* subclasses, bytearray, sets, objects...: msgpack's to pack or refuse */
+}
+
+PyDoc_STRVAR(encode_batch_doc,
+"encode_batch(messages) -> bytes | None\n\n"
+"msgpack.packb(messages) for a list of messages (tuples) holding int, float,\n"
+"str, bytes, bool, None, list, tuple and dict; None if it holds anything else\n"
+"(the caller then uses msgpack, whose bytes or error it gets).");
+
+static PyObject *encode_batch(PyObject *self, PyObject *messages)
+{
+    (void)self;
+    if (!PyList_CheckExact(messages)) {
+        PyErr_SetString(PyExc_TypeError, "encode_batch takes a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(messages);
+    out_buf b = {NULL, 0, 0};
+    int got = reserve(&b, 16 + 48 * n);
+    if (got == PACKED) got = put_items(&b, PySequence_Fast_ITEMS(messages), n, 0);
+    PyObject *result = NULL;
+    if (got == PACKED) result = PyBytes_FromStringAndSize(b.data, b.len);
+    else if (got == DECLINED) { result = Py_None; Py_INCREF(result); }
+    PyMem_Free(b.data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"decode_batch", (PyCFunction)(void (*)(void))decode_batch, METH_FASTCALL, decode_batch_doc},
+    {"encode_batch", (PyCFunction)encode_batch, METH_O, encode_batch_doc},
     {NULL, NULL, 0, NULL}
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "native._decode",
-    "Build message batches from msgpack bytes in one pass (see native/decode.c).", -1, methods,
+    PyModuleDef_HEAD_INIT, "native._codec",
+    "Message batches to and from msgpack bytes in one pass (see native/codec.c).", -1, methods,
     NULL, NULL, NULL, NULL
 };
 
-PyMODINIT_FUNC PyInit__decode(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__codec(void) { return PyModule_Create(&module); }
