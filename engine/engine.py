@@ -44,6 +44,7 @@ from typing import Any, Protocol
 import attrs
 
 from engine.errors import RoutingError, UndeclaredPipeError, UnroutableError
+from engine.gc_tuning import PAUSES
 from engine.guid import GuidServer, WellKnown, format_guid, module_guid, node_of, space_of
 from engine.modules._module import Module, ModuleState
 from engine.pipes import DEFAULT_BOUND, Filter, Pipe
@@ -405,6 +406,7 @@ class Engine:
             "tick_rate": self.tick_rate,
             "overruns": self.overruns,
             "skipped_ticks": self.skipped_ticks,
+            "gc": PAUSES.snapshot(),
             "modules": [m.status() for m in self._modules],
             "tick_times": [attrs.asdict(t) for t in self.tick_times()],
             "pipes": [attrs.asdict(p.stats()) for p in self._pipes.values()],

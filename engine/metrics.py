@@ -42,6 +42,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from engine.engine import Engine
+from engine.gc_tuning import PAUSES
 from engine.modules.objectspace_host import ObjectSpaceHost
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ class _Snapshot:
     pipes: list[Any]
     statuses: list[dict[str, Any]]
     entity_classes: dict[tuple[str, str], int]
+    gc: dict[str, list[float]]
 
 
 class NodeMetrics:
@@ -181,7 +183,8 @@ class NodeMetrics:
             overruns=engine.overruns, skipped=engine.skipped_ticks,
             tick_hist=self._tick_hist.frozen(),
             module_hist={n: h.frozen() for n, h in self._module_hist.items()},
-            pipes=[p.stats() for p in engine.pipes], statuses=statuses, entity_classes=dict(classes))
+            pipes=[p.stats() for p in engine.pipes], statuses=statuses, entity_classes=dict(classes),
+            gc=PAUSES.snapshot())
 
     def exposition(self) -> bytes:
         """The text a scrape returns (the HTTP thread calls this)."""
@@ -234,6 +237,17 @@ def _families(snap: _Snapshot, metrics: NodeMetrics) -> Iterator[Any]:
                               value=snap.overruns)
     yield CounterMetricFamily("spenefett_skipped_ticks", "Tick slots skipped after overruns.",
                               value=snap.skipped)
+    collections = CounterMetricFamily("spenefett_gc_collections", "Garbage-collector runs, by generation.",
+                                      labels=["generation"])
+    paused = CounterMetricFamily("spenefett_gc_pause_seconds", "Time the garbage collector stopped the node.",
+                                 labels=["generation"])
+    longest = GaugeMetricFamily("spenefett_gc_longest_pause_seconds", "The longest collector pause so far.",
+                                labels=["generation"])
+    for generation in range(3):
+        collections.add_metric([str(generation)], snap.gc["count"][generation])
+        paused.add_metric([str(generation)], snap.gc["seconds"][generation])
+        longest.add_metric([str(generation)], snap.gc["longest_ms"][generation] / 1000)
+    yield from (collections, paused, longest)
     delivered = CounterMetricFamily("spenefett_pipe_messages", "Messages delivered through a pipe.",
                                     labels=["pipe"])
     dropped = CounterMetricFamily("spenefett_pipe_dropped", "Messages a pipe's filters refused.",

@@ -2,8 +2,9 @@
 
 Finds the nodes through the GLD's directory and asks each for its status
 (the same ``StatusRequest`` as ``spenefett status``), then shows per node:
-ticks, overruns, connected clients, entities and ObjectSpaces, the deepest
-pipe; and per module its tick p50/p99. The worst value of each column is
+ticks, overruns, the longest garbage-collector pause (red when longer than
+a tick: an overrun no module caused), connected clients, entities and
+ObjectSpaces, the deepest pipe; and per module its tick p50/p99. The worst value of each column is
 shown in red (and overruns, errors, dead nodes always are) when the output
 is a terminal; plain text otherwise. ``--once`` prints one view and exits.
 """
@@ -39,6 +40,8 @@ def node_row(row: list[Any], status: dict[str, Any] | None) -> dict[str, Any]:
         p50=status.get("tick_ms", {}).get("p50", 0.0), p99=status.get("tick_ms", {}).get("p99", 0.0),
         clients=_sum_status(status, "clients"), entities=_sum_status(status, "objects"),
         spaces=_sum_status(status, "objectspaces"), errors=_sum_status(status, "errors"),
+        gc_ms=max(status.get("gc", {}).get("longest_ms", [0.0]) or [0.0]),
+        budget_ms=1000.0 / status["tick_rate"] if status.get("tick_rate") else 50.0,
         pipe=deepest.get("name") if deepest else "-", depth=deepest.get("depth", 0) if deepest else 0,
         peak=max((p.get("peak_depth", 0) for p in pipes), default=0),
         modules=[(t["module"], t["p50"] * 1000, t["p99"] * 1000) for t in status.get("tick_times", [])],
@@ -56,7 +59,7 @@ def render(rows: list[dict[str, Any]], *, colour: bool) -> str:
     module_worst = max((p99 for r in answered for _, _, p99 in r["modules"]), default=0.0)
     lines = [time.strftime("%H:%M:%S ") + f"{len(answered)}/{len(rows)} nodes answering",
              f"{'node':>6} {'role':<12} {'ticks':>8} {'p50 ms':>7} {'p99 ms':>7} {'overruns':>8} "
-             f"{'clients':>7} {'entities':>8} {'spaces':>6} {'errors':>6}  deepest pipe"]
+             f"{'gc ms':>6} {'clients':>7} {'entities':>8} {'spaces':>6} {'errors':>6}  deepest pipe"]
     for r in rows:
         head = f"{r['node']:>6} {r['role']:<12}"
         if not r["answered"]:
@@ -67,6 +70,7 @@ def render(rows: list[dict[str, Any]], *, colour: bool) -> str:
             head, f"{r['tick']:>8}", f"{r['p50']:>7.2f}",
             paint(f"{r['p99']:>7.2f}", r["p99"] == worst["p99"] and r["p99"] > 0),
             paint(f"{r['overruns']:>8}", r["overruns"] > 0),
+            paint(f"{r['gc_ms']:>6.1f}", r["gc_ms"] > r["budget_ms"]),  # a pause longer than a tick
             paint(f"{r['clients']:>7}", r["clients"] == worst["clients"] and r["clients"] > 0),
             f"{r['entities']:>8}", f"{r['spaces']:>6}", paint(f"{r['errors']:>6}", r["errors"] > 0),
             " " + paint(pipe, r["depth"] == worst["depth"] and r["depth"] > 0)]))

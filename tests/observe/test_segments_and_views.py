@@ -51,8 +51,9 @@ def test_a_writer_past_max_bytes_refuses_everything_after(tmp_path):
     assert 60 == sum(p.stat().st_size for p in segment_paths(tmp_path))
 
 
-def _status(node_p99, depth, overruns=0, clients=0):
-    return {"tick": 10, "overruns": overruns, "tick_ms": {"p50": 1.0, "p99": node_p99},
+def _status(node_p99, depth, overruns=0, clients=0, gc_ms=0.0):
+    return {"tick": 10, "overruns": overruns, "tick_ms": {"p50": 1.0, "p99": node_p99}, "tick_rate": 20.0,
+            "gc": {"count": [9, 3, 1], "seconds": [0.01, 0.02, 0.1], "longest_ms": [1.0, 2.0, gc_ms]},
             "modules": [{"name": "net", "clients": clients}, {"name": "logic", "objects": 4}],
             "pipes": [{"name": "net->logic", "depth": depth, "peak_depth": depth + 1}],
             "tick_times": [{"module": "net", "p50": 0.001, "p99": 0.002}]}
@@ -60,13 +61,15 @@ def _status(node_p99, depth, overruns=0, clients=0):
 
 def test_top_paints_the_worst_of_each_column_red_only_on_a_terminal():
     rows = [node_row([1, "gld", "a", True, {}], _status(2.0, 0)),
-            node_row([2000, "gamelogic", "b", True, {}], _status(9.5, 7, overruns=1, clients=3)),
+            node_row([2000, "gamelogic", "b", True, {}], _status(9.5, 7, overruns=1, clients=3, gc_ms=120.0)),
             node_row([10000, "ai", "c", False, {}], None)]
     coloured = render(rows, colour=True)
     assert "\x1b[31;1m   9.50\x1b[0m" in coloured          # worst p99
     assert "\x1b[31;1m   2.00" not in coloured
     assert "\x1b[31;1mnet->logic 7 (peak 8)\x1b[0m" in coloured  # deepest pipe
     assert "\x1b[31;1mDEAD\x1b[0m" in coloured
+    assert "\x1b[31;1m 120.0\x1b[0m" in coloured                # a collector pause longer than a tick
+    assert "\x1b[31;1m   2.0" not in coloured
     plain = render(rows, colour=False)
     assert "\x1b[" not in plain and "DEAD" in plain and "net->logic 7 (peak 8)" in plain
 
