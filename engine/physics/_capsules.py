@@ -65,13 +65,15 @@ class Capsules:
         self.tan_slope = np.zeros(capacity)
         self.sent_pos = np.full((capacity, 3), np.nan)
         self.sent_ground = np.zeros(capacity, bool)
+        self.unsynced = np.zeros(capacity, bool)
+        """Moved since its pybullet body was last placed (see PhysicsScene._sync_bodies)."""
         n = old.get("n", 0)
         for name in self._ARRAYS:
             if name in old:
                 getattr(self, name)[:n] = old[name][:n]
 
     _ARRAYS = ("entity", "owner", "body", "pos", "vel", "vz", "ground", "settle", "radius", "height",
-               "max_speed", "cos_slope", "tan_slope", "sent_pos", "sent_ground")
+               "max_speed", "cos_slope", "tan_slope", "sent_pos", "sent_ground", "unsynced")
 
     def add(self, entity: int, owner: int, body: int, pos: tuple[float, float, float], radius: float,
             height: float, max_speed: float, max_slope: float) -> None:
@@ -95,6 +97,7 @@ class Capsules:
         self.tan_slope[i] = np.tan(max_slope)
         self.sent_pos[i] = np.nan  # a new capsule's first pose is always sent
         self.sent_ground[i] = False
+        self.unsynced[i] = False  # its body is created (or placed) where it stands
 
     def remove(self, entity: int) -> int:
         """Drop ``entity``; returns its pybullet body id."""

@@ -399,17 +399,34 @@ class PhysicsScene:
             skin=cfg.skin, max_fall_speed=cfg.max_fall_speed, z_floor=self._z_floor,
             z_ceiling=self._z_ceiling,
             wall_mask=_WALLS, ground_mask=_GROUND, boxes=self._boxes)
-        if moved.size:
-            centre = caps.pos[moved].copy()
-            centre[:, 2] += caps.height[moved] / 2
-            reset = pybullet.resetBasePositionAndOrientation
-            for body, c in zip(caps.body[moved].tolist(), centre.tolist(), strict=True):
-                reset(body, c, _UPRIGHT, physicsClientId=cid)
+        caps.unsynced[moved] = True
+        if self._projectiles or self._loose:
+            self._sync_bodies()
         for _ in range(cfg.substeps):
             pybullet.stepSimulation(physicsClientId=cid)
             if self._projectiles:
                 self._fly()
         self.tick += 1
+
+    def _sync_bodies(self) -> None:
+        """Place the pybullet body of every capsule that moved since it was last placed.
+
+        The controller works on the arrays and its rays see only terrain and
+        boxes, so a capsule's body matters only to what can touch it: arrows
+        and loose bodies. Placing bodies one pybullet call each was a fifth of
+        a physics node's time with 2,000 wandering NPCs, so it waits until a
+        tick has something flying or rolling.
+        """
+        caps = self._caps
+        slots = np.flatnonzero(caps.unsynced[:caps.n])
+        if not slots.size:
+            return
+        centre = caps.pos[slots].copy()
+        centre[:, 2] += caps.height[slots] / 2
+        reset, cid = pybullet.resetBasePositionAndOrientation, self._cid
+        for body, c in zip(caps.body[slots].tolist(), centre.tolist(), strict=True):
+            reset(body, c, _UPRIGHT, physicsClientId=cid)
+        caps.unsynced[slots] = False
 
     def _fly(self) -> None:
         """Advance every projectile's bookkeeping by one sub-step: hits along its path, expiry."""
