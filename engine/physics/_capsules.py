@@ -29,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.physics._boxes import REACH, BoxTable
+from engine.physics._terrain import Heightfield
 
 RayFn = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 """``rays(starts (k,3), ends (k,3), mask) -> (fraction, body, point, normal)``; body -1: no hit."""
@@ -115,8 +116,13 @@ class Capsules:
 
 def move(caps: Capsules, rays: RayFn, *, dt: float, gravity: float, step_height: float, skin: float,
          max_fall_speed: float, z_floor: float, z_ceiling: float, wall_mask: int,
-         ground_mask: int, boxes: BoxTable | None = None) -> np.ndarray:
-    """Run the controller for one tick; returns the slots whose position or ground contact changed."""
+         ground_mask: int, boxes: BoxTable | None = None, terrain: Heightfield | None = None) -> np.ndarray:
+    """Run the controller for one tick; returns the slots whose position or ground contact changed.
+
+    With ``terrain`` (and ``boxes``: the static boxes are all the ground
+    besides it), the ground under a point no box is near is computed from
+    the heightfield instead of by a ray.
+    """
     n = caps.n
     if n == 0:
         return np.zeros(0, np.int64)
@@ -163,11 +169,11 @@ def move(caps: Capsules, rays: RayFn, *, dt: float, gravity: float, step_height:
 
     # 3. ground under the destination
     dest = pos[:, :2] + disp
-    gz, gn, has = _ground(rays, dest, np.maximum(feet, pos[:, 2]) + h, z_floor, ground_mask)
+    gz, gn, has = _ground(rays, dest, np.maximum(feet, pos[:, 2]) + h, z_floor, ground_mask, terrain, boxes)
     lost = settle & ~has  # placed under the ground: look from above everything
     if lost.any():
         gz[lost], gn[lost], has[lost] = _ground(rays, dest[lost], np.full(int(lost.sum()), z_ceiling),
-                                                z_floor, ground_mask)
+                                                z_floor, ground_mask, terrain, boxes)
     rise = gz - feet
     climb = np.maximum(step_height, dist * caps.tan_slope[idx]) + _EPS
     walkable = gn >= caps.cos_slope[idx]
@@ -181,7 +187,7 @@ def move(caps: Capsules, rays: RayFn, *, dt: float, gravity: float, step_height:
         dest[refused] = pos[refused, :2]
         gz2, _gn2, has2 = _ground(rays, dest[refused],
                                   np.maximum(feet[refused], pos[refused, 2]) + h[refused],
-                                  z_floor, ground_mask)
+                                  z_floor, ground_mask, terrain, boxes)
         gz[refused], has[refused] = gz2, has2
 
     new_z = feet.copy()
@@ -274,9 +280,18 @@ def _cast(xy: np.ndarray, ray_z: np.ndarray, dirn: np.ndarray, dist: np.ndarray,
     return limit, nrm
 
 
-def _ground(rays: RayFn, xy: np.ndarray, top: np.ndarray, z_floor: float,
-            mask: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ground(rays: RayFn, xy: np.ndarray, top: np.ndarray, z_floor: float, mask: int,
+            terrain: Heightfield | None = None,
+            boxes: BoxTable | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Height, normal z and found-flag of the highest surface under each point, below ``top``."""
+    if terrain is not None and boxes is not None:
+        cast = boxes.near(xy, xy)
+        if not cast.all():
+            gz, gn, has = terrain.ground(xy, top)
+            gz[~has], gn[~has] = z_floor, 1.0
+            if cast.any():
+                gz[cast], gn[cast], has[cast] = _ground(rays, xy[cast], top[cast], z_floor, mask)
+            return gz, gn, has
     starts = np.column_stack((xy, top))
     ends = np.column_stack((xy, np.full(len(top), z_floor - 1.0)))
     _frac, body, point, normal = rays(starts, ends, mask)

@@ -35,6 +35,7 @@ from engine.physics import _capsules
 from engine.physics._boxes import BoxTable
 from engine.physics._checks import MAX_COORD, MAX_SIZE, BodyRefused, box_row, check_guid, check_number, vector
 from engine.physics._config import SceneConfig, SceneError
+from engine.physics._terrain import Heightfield
 
 __all__ = ["PhysicsScene", "StepResult"]
 
@@ -102,6 +103,7 @@ class PhysicsScene:
         pybullet.setPhysicsEngineParameter(fixedTimeStep=cfg.substep_dt, numSubSteps=0,
                                            deterministicOverlappingPairs=1, physicsClientId=cid)
         self._terrain: tuple[int, int] | None = None  # (body, shape)
+        self._heightfield: Heightfield | None = None  # the same heights, for the ground without rays
         self._terrain_info: dict[str, Any] | None = None
         self._z_floor = -1000.0
         self._z_ceiling = 1000.0
@@ -166,6 +168,7 @@ class PhysicsScene:
                                         physicsClientId=cid)
         pybullet.setCollisionFilterGroupMask(body, -1, TERRAIN, _RAY | LOOSE, physicsClientId=cid)
         self._terrain = (body, shape)
+        self._heightfield = Heightfield(nx, ny, cell_size, (float(ox), float(oy)), grid)
         self._terrain_info = {"nx": nx, "ny": ny, "cell_size": float(cell_size),
                               "origin": (float(ox), float(oy)), "min": lo, "max": hi}
         self._z_floor = lo - 100.0
@@ -177,6 +180,7 @@ class PhysicsScene:
             pybullet.removeBody(body, physicsClientId=self._cid)
             pybullet.removeCollisionShape(shape, physicsClientId=self._cid)
             self._terrain = None
+            self._heightfield = None
             self._terrain_info = None
 
     def set_boxes(self, rows: Sequence[Sequence[Any]], replace: bool = False) -> None:
@@ -398,7 +402,7 @@ class PhysicsScene:
             caps, self._rays, dt=cfg.tick_dt, gravity=cfg.gravity, step_height=cfg.step_height,
             skin=cfg.skin, max_fall_speed=cfg.max_fall_speed, z_floor=self._z_floor,
             z_ceiling=self._z_ceiling,
-            wall_mask=_WALLS, ground_mask=_GROUND, boxes=self._boxes)
+            wall_mask=_WALLS, ground_mask=_GROUND, boxes=self._boxes, terrain=self._heightfield)
         caps.unsynced[moved] = True
         if self._projectiles or self._loose:
             self._sync_bodies()
