@@ -120,6 +120,8 @@ class Body:
     dead_until: float = 0.0
     viewed: bool = False
     """Its view was computed at least once (players)."""
+    seen_arr: np.ndarray | None = None
+    """``seen`` as a sorted uint64 array (players; None: rebuild it from ``seen``)."""
 
     def describe(self) -> dict[str, Any]:
         """The Sight of this body: what an observer learns when it comes into view."""
@@ -164,6 +166,13 @@ class _Arrow:
     shooter: int
     target: int
     damage: int
+
+
+_NO_GUIDS = np.empty(0, np.uint64)
+
+
+def _sorted_guids(guids: set[int]) -> np.ndarray:
+    return np.sort(np.fromiter(guids, np.uint64, len(guids)))
 
 
 class World:
@@ -219,7 +228,9 @@ class World:
         self._scene_sent = False
         self._watched: set[int] = set()
         """Bodies some player saw in the last full cycle of view recomputations."""
-        self._watching: set[int] = set()
+        self._watching_arrays: list[np.ndarray] = []
+        """The views computed in this cycle of recomputations (its union becomes ``_watched``)."""
+        self._may_see = np.zeros(1, bool)
         self._last_act = -math.inf
         self._ai_driving = False
         self.now = 0.0
@@ -357,6 +368,7 @@ class World:
         for observer in self._players():  # gone from every view at once, not at the next recomputation
             if guid in observer.seen:
                 observer.seen.discard(guid)
+                observer.seen_arr = None
                 self._send(Disappear(Guid(observer.conn), Guid(guid), target=Guid(guid)))
         if body.wid:
             self.by_wid.pop(body.wid, None)
@@ -971,6 +983,9 @@ class World:
         most that late. Per tick, not per pair: each moved body's update
         row is built once, and the bodies no player may see (markers, the
         dead) and those indoors (which need the stage's rule) are found once.
+        The rows each player gets are picked for every player at once in
+        numpy (each player's seen set is kept as a sorted array too), so a
+        player costs one Moves, not a loop over what it sees.
         """
         bodies = self.bodies
         moved = self._moved
@@ -984,6 +999,8 @@ class World:
                 moved_bodies.append(body)
         rows: dict[int, list[Any]] = {}
         players = self._players()
+        row_guids = _NO_GUIDS
+        row_objs = np.empty(0, object)
         if changed:
             arr = np.array(poses, np.float64)
             for body, container in zip(moved_bodies, self.stage.containers_at(arr[:, :2]), strict=True):
@@ -997,26 +1014,41 @@ class World:
                 arr[:, :3] = np.round(arr[:, :3], 3)
                 arr[:, 3] = np.round(arr[:, 3], 1)
                 rows = {g: [g, *r] for g, r in zip(changed, arr.tolist(), strict=True)}
+                row_guids = np.array(changed, np.uint64)
+                order = np.argsort(row_guids, kind="stable")
+                row_guids = row_guids[order]
+                row_list = list(rows.values())
+                row_objs = np.empty(len(row_list), object)
+                for k, i in enumerate(order.tolist()):
+                    row_objs[k] = row_list[i]
         self.spatial.step(0.0)
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
         hidden, indoors = self._hidden_and_indoors(players)
-        moved_set = set(rows)
         bucket = self.tick_no % VIEW_EVERY
+        # 1. the views due for recomputation this tick (Sight and Disappear kept for step 3)
+        present: list[Body] = []
+        changes: dict[int, tuple[list[int], list[int]]] = {}
+        kept: list[np.ndarray] = []
+        due: list[tuple[int, Body]] = []  # (index into kept, player) of the outdoor players, done in numpy
+        rows_n = len(off) - 1
         for observer in players:
             if observer.guid not in table:
                 continue
+            present.append(observer)
             if observer.guid % VIEW_EVERY != bucket and observer.viewed:
-                updates = [rows[g] for g in sorted(observer.seen & moved_set)]
-                if observer.guid in rows:
-                    updates.append(rows[observer.guid])
-                if updates:
-                    self._send(Moves(Guid(observer.conn), Guid(self.me), updates=updates))
+                if observer.seen_arr is None:
+                    observer.seen_arr = _sorted_guids(observer.seen)
+                kept.append(observer.seen_arr)
+                continue
+            kept.append(_NO_GUIDS)
+            slot = table.slot(observer.guid)
+            if not observer.designer and observer.container == OUTDOORS and slot < rows_n:
+                due.append((len(kept) - 1, observer))
                 continue
             observer.viewed = True
-            slot = table.slot(observer.guid)
             visible: set[int] = set()
-            if slot < len(off) - 1:
+            if slot < rows_n:
                 visible = set(guids[ents[off[slot] : off[slot + 1]]].tolist())
                 visible.discard(observer.guid)
                 visible &= bodies.keys()
@@ -1024,41 +1056,128 @@ class World:
                     visible -= {g for g in visible if bodies[g].dead_until > self.now}
                 else:
                     visible -= hidden
-                    if observer.container != OUTDOORS:
-                        visible = {g for g in visible if self.sees(observer, bodies[g])}
-                    else:
-                        visible -= {g for g in visible & indoors if not self.sees(observer, bodies[g])}
+                    visible = {g for g in visible if self.sees(observer, bodies[g])}  # indoors
+            self._new_view(observer, visible, None, changes, kept, bool(rows))
+        if due:
+            self._outdoor_views(due, off, ents, indoors, changes, kept, bool(rows))
+        # 2. the Moves rows of every player at once: what it saw and still sees, among the moved
+        picks: list[list[Any]] = [[] for _ in present]
+        if rows and present:
+            counts = np.fromiter((len(a) for a in kept), np.int64, len(kept))
+            flat = np.concatenate(kept) if len(kept) > 1 else kept[0]
+            at = np.searchsorted(row_guids, flat)
+            np.minimum(at, len(row_guids) - 1, out=at)
+            hit = row_guids[at] == flat
+            ends = np.cumsum(hit, dtype=np.int64)[np.cumsum(counts) - 1] if len(flat) else np.zeros(
+                len(kept), np.int64)
+            ends[counts == 0] = 0
+            ends = np.maximum.accumulate(ends)
+            chosen = row_objs[at[hit]].tolist()
+            begin = 0
+            for k, end in enumerate(ends.tolist()):
+                if end > begin:
+                    picks[k] = chosen[begin:end]
+                    begin = end
+        # 3. send, player by player: Sight, Disappear, Moves
+        conn_sight = self.counts
+        for k, observer in enumerate(present):
             conn = observer.conn
-            seen = observer.seen
-            for g in sorted(visible - seen):
-                self._send(Sight(Guid(conn), Guid(g), entity=bodies[g].describe()))
-                self.counts["sights"] += 1
-            for g in sorted(seen - visible):
-                self._send(Disappear(Guid(conn), Guid(g), target=Guid(g)))
-            updates = [rows[g] for g in sorted(visible & seen & moved_set)]
-            if observer.guid in rows:
-                updates.append(rows[observer.guid])
+            change = changes.get(observer.guid)
+            if change is not None:
+                for g in change[0]:
+                    self._send(Sight(Guid(conn), Guid(g), entity=bodies[g].describe()))
+                    conn_sight["sights"] += 1
+                for g in change[1]:
+                    self._send(Disappear(Guid(conn), Guid(g), target=Guid(g)))
+            updates = picks[k]
+            own = rows.get(observer.guid)
+            if own is not None:
+                updates.append(own)
             if updates:
                 self._send(Moves(Guid(conn), Guid(self.me), updates=updates))
-            observer.seen = visible
-            self._watching |= visible
         if self.tick_no % VIEW_EVERY == VIEW_EVERY - 1:  # a full cycle: every player's view recomputed
-            self._watched, self._watching = self._watching, set()
+            arrays, self._watching_arrays = self._watching_arrays, []
+            self._watched = set(np.unique(np.concatenate(arrays)).tolist()) if arrays else set()
         self._moved = set()
 
     def _hidden_and_indoors(self, players: list[Body]) -> tuple[set[int], set[int]]:
-        """Bodies players never see (markers, the dead waiting to rise), and bodies in a room."""
+        """Bodies players never see (markers, the dead waiting to rise), and bodies in a room.
+
+        Also ``_may_see``: per table slot, whether the body there is one a
+        player may see (a body, not hidden); read by :meth:`_outdoor_views`.
+        """
         hidden, indoors = set(), set()
         if not players:
             return hidden, indoors
         now = self.now
         is_a = self.tree.is_a
+        table = self.spatial.table
+        may_see = np.zeros(max(table.n, 1), bool)
+        slot_of = table._slot
         for g, b in self.bodies.items():
             if b.dead_until > now or (b.kind == "thing" and is_a(b.cls, "marker")):
                 hidden.add(g)
-            elif b.container != OUTDOORS:
+                continue
+            if b.container != OUTDOORS:
                 indoors.add(g)
+            slot = slot_of.get(g)
+            if slot is not None:
+                may_see[slot] = True
+        self._may_see = may_see
         return hidden, indoors
+
+    def _outdoor_views(self, due: list[tuple[int, Body]], off: np.ndarray, ents: np.ndarray,
+                       indoors: set[int], changes: dict[int, tuple[list[int], list[int]]],
+                       kept: list[np.ndarray], moves: bool) -> None:
+        """The views of players standing outdoors, recomputed together in numpy.
+
+        The same rule as for one player (what the AOI row holds, less
+        itself, the hidden and the bodies gone; a body indoors only if the
+        stage lets it be seen), with one numpy pass over every due row; a
+        view that did not change costs no set at all.
+        """
+        table = self.spatial.table
+        slot_of = table._slot
+        slots = np.fromiter((slot_of[o.guid] for _, o in due), np.int64, len(due))
+        starts = off[slots].astype(np.int64)
+        lens = off[slots + 1].astype(np.int64) - starts
+        total = int(lens.sum())
+        owner = np.repeat(np.arange(len(due)), lens)
+        first = np.cumsum(lens) - lens
+        at = np.arange(total, dtype=np.int64) - np.repeat(first - starts, lens)
+        e = ents[at].astype(np.int64)
+        keep = self._may_see[e] & (e != slots[owner])
+        e, owner = e[keep], owner[keep]
+        found = table.guids[e]
+        cuts = np.searchsorted(owner, np.arange(1, len(due)))
+        bodies = self.bodies
+        for (k, observer), view in zip(due, np.split(found, cuts), strict=True):
+            observer.viewed = True
+            if indoors:
+                inside = [g for g in view.tolist() if g in indoors]
+                if inside:
+                    drop = [g for g in inside if not self.sees(observer, bodies[g])]
+                    if drop:
+                        view = view[~np.isin(view, np.array(drop, np.uint64))]
+            view = np.sort(view)
+            old = observer.seen_arr
+            if old is not None and len(old) == len(view) and (old == view).all():
+                kept[k] = view if moves else _NO_GUIDS
+                observer.seen_arr = view
+                self._watching_arrays.append(view)
+                continue
+            self._new_view(observer, set(view.tolist()), view, changes, kept, moves, k)
+
+    def _new_view(self, observer: Body, visible: set[int], view: np.ndarray | None,
+                  changes: dict[int, tuple[list[int], list[int]]], kept: list[np.ndarray], moves: bool,
+                  k: int = -1) -> None:
+        """A player's recomputed view: the Sight and Disappear it needs, and what keeps moving."""
+        seen = observer.seen
+        changes[observer.guid] = (sorted(visible - seen), sorted(seen - visible))
+        kept[k] = _sorted_guids(visible & seen) if moves else _NO_GUIDS
+        observer.seen = visible
+        observer.seen_arr = view if view is not None else _sorted_guids(visible)
+        self._watching_arrays.append(observer.seen_arr)
 
     def _perceive(self) -> None:
         """What a fifth of the NPCs notice this tick (each NPC every PERCEIVE_EVERY ticks), to the AI node.
