@@ -82,7 +82,9 @@ def test_top_once_shows_every_node_with_its_clients_and_modules(observed):
     assert f"{len(SERVER_ROLES)}/{len(SERVER_ROLES)} nodes answering" in lines[0]
     assert "\x1b[" not in done.stdout  # not a terminal: no colour
     gamelogic = next(line for line in lines if line.split()[:2] == ["2000", "gamelogic"])
-    assert PLAYERS == int(gamelogic.split()[6])  # the clients column
+    # node role ticks p50 p99 overruns gc clients ...
+    assert PLAYERS == int(gamelogic.split()[7])  # the clients column
+    assert "gc" in lines[1] and float(gamelogic.split()[6]) >= 0  # the longest collector pause, ms
     assert any(line.split()[:1] == ["logic"] and "p99" in line for line in lines), done.stdout
 
 
