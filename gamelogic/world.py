@@ -231,6 +231,8 @@ class World:
         self._watching_arrays: list[np.ndarray] = []
         """The views computed in this cycle of recomputations (its union becomes ``_watched``)."""
         self._may_see = np.zeros(1, bool)
+        self._sees: Callable[[Body, Body], bool] = self.sees
+        """The stage's rule as of this tick's views (:meth:`_sight_rule`)."""
         self._last_act = -math.inf
         self._ai_driving = False
         self.now = 0.0
@@ -273,6 +275,8 @@ class World:
             if self.tree.is_a(b.cls, "building") or self.tree.is_a(b.cls, "door")
         ]
         self.stage = Stage(entities, self.tree)
+        for body in self.bodies.values():  # rooms moved: every body's container anew, not only the moved
+            body.container = self.stage.container_at(body.pos[0], body.pos[1])
         self._send_statics()
 
     # -- bodies --------------------------------------------------------------------------
@@ -820,6 +824,33 @@ class World:
             return True  # walls and doors are seen from both sides
         return self.stage.can_see(observer.pos, target.pos, self.open_doors)
 
+    def _sight_rule(self) -> Callable[[Body, Body], bool]:
+        """:meth:`sees` for this tick's views, once every body's ``container`` is current.
+
+        The stage's rule depends only on the two containers (and the open
+        doors), so each pair of containers is worked out once a tick, not
+        once per pair of bodies (a crowd at the inn's door is thousands).
+        """
+        pairs: dict[tuple[str, str], bool] = {}
+        structure: dict[str, bool] = {}
+        is_a, stage, open_doors = self.tree.is_a, self.stage, self.open_doors
+
+        def sees(observer: Body, target: Body) -> bool:
+            a, b = observer.container, target.container
+            if a == b:
+                return True
+            s = structure.get(target.cls)
+            if s is None:
+                s = structure[target.cls] = is_a(target.cls, "building") or is_a(target.cls, "door")
+            if s:
+                return True  # walls and doors are seen from both sides
+            v = pairs.get((a, b))
+            if v is None:
+                v = pairs[(a, b)] = any(d.id in open_doors for d in stage.doors_between(a, b))
+            return v
+
+        return sees
+
     def _visible_to(self, observer: Body, target: Body) -> bool:
         if target.guid == observer.guid or target.dead_until > self.now:
             return False
@@ -1025,6 +1056,7 @@ class World:
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
         hidden, indoors = self._hidden_and_indoors(players)
+        sees = self._sees = self._sight_rule()
         bucket = self.tick_no % VIEW_EVERY
         # 1. the views due for recomputation this tick (Sight and Disappear kept for step 3)
         present: list[Body] = []
@@ -1056,7 +1088,7 @@ class World:
                     visible -= {g for g in visible if bodies[g].dead_until > self.now}
                 else:
                     visible -= hidden
-                    visible = {g for g in visible if self.sees(observer, bodies[g])}  # indoors
+                    visible = {g for g in visible if sees(observer, bodies[g])}  # indoors
             self._new_view(observer, visible, None, changes, kept, bool(rows))
         if due:
             self._outdoor_views(due, off, ents, indoors, changes, kept, bool(rows))
@@ -1151,12 +1183,13 @@ class World:
         found = table.guids[e]
         cuts = np.searchsorted(owner, np.arange(1, len(due)))
         bodies = self.bodies
+        sees = self._sees
         for (k, observer), view in zip(due, np.split(found, cuts), strict=True):
             observer.viewed = True
             if indoors:
                 inside = [g for g in view.tolist() if g in indoors]
                 if inside:
-                    drop = [g for g in inside if not self.sees(observer, bodies[g])]
+                    drop = [g for g in inside if not sees(observer, bodies[g])]
                     if drop:
                         view = view[~np.isin(view, np.array(drop, np.uint64))]
             view = np.sort(view)
@@ -1186,9 +1219,11 @@ class World:
         a pig alone in the forest need not decide four times a second.
 
         An NPC is told only of the classes it ``notices`` (a pig of wolves and
-        players, not of the other pigs around it), within its ``sight``. A
-        mask per set of noticed classes picks the candidates out of each
-        AOI row in numpy, so a pig among fifty pigs costs no Python loop.
+        players, not of the other pigs around it), within its ``sight``. The
+        candidates of every due NPC are picked out of the AOI rows in one
+        numpy pass (noticed class, alive, about within sight on the float32
+        table), so a pig among fifty pigs costs no Python loop; only those
+        are tested exactly (distance on the bodies' positions, the stage).
         """
         table = self.spatial.table
         off, ents = self.spatial.aoi.csr()
@@ -1204,41 +1239,72 @@ class World:
                and b.guid in table]
         if not due:
             return
-        masks = self._notice_masks({tuple(b.props.get("notices", ())) for b in due}, len(off) - 1)
+        rows_n = len(off) - 1
+        groups: dict[tuple[str, ...], int] = {}
+        group = np.fromiter((groups.setdefault(tuple(b.props.get("notices", ())), len(groups)) for b in due),
+                            np.int64, len(due))
+        codes, dead, notices = self._notice_table(list(groups), rows_n)
+        # every due NPC's AOI row at once: the candidates of a noticed class, alive, about within sight
+        slot_of = table._slot
+        slots = np.fromiter((slot_of[b.guid] for b in due), np.int64, len(due))
+        inside = slots < rows_n
+        starts = np.where(inside, off[np.minimum(slots, rows_n - 1)] if rows_n else 0, 0).astype(np.int64)
+        ends = np.where(inside, off[np.minimum(slots + 1, rows_n)] if rows_n else 0, 0).astype(np.int64)
+        lens = ends - starts
+        owner = np.repeat(np.arange(len(due)), lens)
+        at = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens - starts, lens)
+        e = ents[at].astype(np.int64)
+        keep = notices[group[owner], codes[e]] & ~dead[e]
+        e, owner = e[keep], owner[keep]
+        sight = np.fromiter((float(b.props.get("sight", NPC_VIEW)) for b in due), np.float64, len(due))
+        pos = table.pos
+        d = pos[e, :2].astype(np.float64) - pos[slots[owner], :2]
+        near = (d * d).sum(axis=1) <= (sight[owner] + 0.01) ** 2  # float32 positions: exact test below
+        e, owner = e[near], owner[near]
+        found = guids[e].tolist()
+        cuts = np.searchsorted(owner, np.arange(len(due) + 1)).tolist()
+        sights = sight.tolist()
+        sees = self._sees
         rows = []
-        for body in due:
-            slot = table.slot(body.guid)
-            sight = float(body.props.get("sight", NPC_VIEW))
-            notices = tuple(body.props.get("notices", ()))
+        for i, body in enumerate(due):
             seen = []
-            if slot < len(off) - 1 and notices:
-                near = ents[off[slot] : off[slot + 1]]
+            a, b = cuts[i], cuts[i + 1]
+            if a < b:
                 bx, by = body.pos[0], body.pos[1]
-                for g in guids[near[masks[notices][near]]].tolist():
+                reach = sights[i] * sights[i]
+                for g in found[a:b]:
                     other = bodies.get(g)
                     if other is None or other.dead_until > now:
                         continue
                     ox, oy = other.pos[0], other.pos[1]
-                    if (ox - bx) ** 2 + (oy - by) ** 2 <= sight * sight and self.sees(body, other):
+                    if (ox - bx) ** 2 + (oy - by) ** 2 <= reach and sees(body, other):
                         seen.append([g, other.cls, round(ox, 2), round(oy, 2), other.health, other.leader])
             rows.append([body.guid, body.cls, round(body.pos[0], 2), round(body.pos[1], 2), body.health,
                          body.hurt_by, body.leader, list(body.home), seen])
             body.hurt_by = 0
         self._send(Perceive(Guid(self.ai), Guid(self.me), npcs=rows))
 
-    def _notice_masks(self, wanted: set[tuple[str, ...]], n: int) -> dict[tuple[str, ...], np.ndarray]:
-        """For each set of noticed classes, a bool per table slot: is the body there of one of them?"""
+    def _notice_table(self, wanted: list[tuple[str, ...]],
+                      n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per table slot the class code of its body and whether it is dead; per set of noticed
+        classes (in ``wanted``'s order) a bool per class code: is a body of that class noticed?"""
         classes = sorted({c for w in wanted for c in w})
         code = {c: i + 1 for i, c in enumerate(classes)}
-        codes = np.zeros(max(n, 1), np.int16)
-        table = self.spatial.table
+        codes = np.zeros(max(n, 1), np.int64)
+        dead = np.zeros(max(n, 1), bool)
+        slot_of = self.spatial.table._slot
+        now = self.now
         for g, b in self.bodies.items():
             c = code.get(b.cls)
-            if c is not None and g in table:
-                slot = table.slot(g)
-                if slot < n:
+            if c is not None:
+                slot = slot_of.get(g)
+                if slot is not None and slot < n:
                     codes[slot] = c
-        return {w: np.isin(codes, [code[c] for c in w]) for w in wanted}
+                    dead[slot] = b.dead_until > now
+        notices = np.zeros((max(len(wanted), 1), len(classes) + 1), bool)
+        for i, w in enumerate(wanted):
+            notices[i, [code[c] for c in w]] = True
+        return codes, dead, notices
 
     def _send_stats(self) -> None:
         for body in self._players():
