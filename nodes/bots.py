@@ -7,7 +7,10 @@ character, over real TCP. All bots run in one process, stepped in one
 loop; while the later ones log in, the earlier ones already play.
 Scenarios:
 
-- ``wander``: walk in a random direction, stop, walk again;
+- ``wander``: walk in a random direction, stop, walk again; each bot's
+  directions scatter around a heading of its own (turned back inwards at
+  the world's edge), so bots spread over the world as players do instead
+  of milling around the spawn point;
 - ``fight``: walk to the nearest pig or wolf and attack it (sword, or bow from afar);
 - ``chat``: talk locally and on the global channel.
 
@@ -43,6 +46,10 @@ PASSWORD = "bots are people too"
 WALK_SPEED = 4.0
 MELEE_REACH = 2.2
 BOW_RANGE = 25.0
+SCATTER = math.pi / 3
+"""How far (radians) a wandering bot's direction strays from its heading."""
+EDGE = 30.0
+"""Metres from the world's edge at which a wandering bot heads back inwards."""
 RAMP_STEP = 0.05
 """Seconds the running bots play between two new bots logging in."""
 ENTER_TIMEOUT = 60.0
@@ -100,6 +107,7 @@ class Bot:
         self.moving = False
         self.target = 0
         self.explore_until = 0.0
+        self.heading = rng.uniform(0, 2 * math.pi)
         self.entered = False
         self.gone = False
         self.frames_at_entry = 0
@@ -185,7 +193,14 @@ class Bot:
             self.next_decision = now + self.rng.uniform(0.5, 1.5)
             self.pending.pop("move", None)
         else:
-            a = self.rng.uniform(0, 2 * math.pi)
+            here = self.mirror.my_server_position()
+            size = self.mirror.world.get("size")
+            if here is not None and size:
+                w, d = float(size[0]), float(size[1])
+                x, y = here[0], here[1]
+                if not (EDGE <= x <= w - EDGE and EDGE <= y <= d - EDGE):  # at the edge: back inwards
+                    self.heading = math.atan2(d / 2 - y, w / 2 - x)
+            a = self.heading + self.rng.uniform(-SCATTER, SCATTER)
             self._walk(now, WALK_SPEED * math.cos(a), WALK_SPEED * math.sin(a), measure=True)
             self.next_decision = now + self.rng.uniform(1.0, 3.0)
 
