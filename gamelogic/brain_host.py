@@ -33,6 +33,8 @@ class BrainHost(Module):
         self.tree = ClassTree.load(self.settings.get("classes"))
         self._memory: dict[int, dict[str, Any]] = {}
         self._last_seen: dict[int, float] = {}
+        self._brains: dict[str, str] = {}
+        """Class -> its ``brain`` property (the class tree does not change while the node runs)."""
         self.thoughts = 0
         self.bad_rows = 0
 
@@ -46,10 +48,13 @@ class BrainHost(Module):
             except (TypeError, ValueError, IndexError):
                 self.bad_rows += 1
                 continue
-            brain = self.tree.defaults(view.cls).get("brain", "") if view.cls in self.tree else ""
+            brain = self._brains.get(view.cls)
+            if brain is None:  # a class's brain, looked up once (defaults() copies every property)
+                brain = self._brains[view.cls] = (
+                    str(self.tree.defaults(view.cls).get("brain", "")) if view.cls in self.tree else "")
             memory = self._memory.setdefault(view.guid, {})
             self._last_seen[view.guid] = now
-            actions += think(str(brain), view, memory, self.engine.rng, now)
+            actions += think(brain, view, memory, self.engine.rng, now)
             self.thoughts += 1
         if actions:
             self.send(Act(msg.frm, self.guid, actions=actions))
