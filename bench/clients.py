@@ -11,7 +11,11 @@ everything the server sends. Figures:
   with no clients (measured first, in the same run); measured at a quarter,
   half and all of the clients, so the table shows how it grows;
 - frames each client received per second (one per tick is the goal);
-- client messages the logic module received per second.
+- client messages the logic module received per second;
+- the CPU the tick thread and the whole process (with the network module's
+  I/O thread) spent per client per tick;
+- the same node with its socket I/O inside the tick (``io_thread = false``,
+  the design before ``native/netio.c``) at the full count, as a baseline.
 
 Long-lived objects are moved out of the garbage collector's view after
 start-up and after the ramp (``gc.freeze()``), as a long-running node
@@ -101,11 +105,11 @@ def _raise_fd_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
 
 
-def _server(clients: int) -> tuple[Engine, NetworkModule, _Logic]:
+def _server(clients: int, io_thread: bool) -> tuple[Engine, NetworkModule, _Logic]:
     engine = Engine(node_id=2000, tick_rate=TICK_RATE, clock=SystemClock())
     net = engine.add_module(NetworkModule("net", {
         "deliver_to": "logic", "max_clients": clients + 16, "accept_per_tick": 256,
-        "idle_timeout": 60.0, "handshake_timeout": 60.0}, registry=_REGISTRY))
+        "idle_timeout": 60.0, "handshake_timeout": 60.0, "io_thread": io_thread}, registry=_REGISTRY))
     logic = engine.add_module(_Logic("logic"))
     engine.connect("net", "logic", filters=[ClientFilter(allow=[BenchInput])])
     engine.connect("logic", "net")
@@ -164,13 +168,32 @@ class _Stage:
     dropped: int
     cpu_per_client_tick: float
     """Seconds of this thread's CPU per client per tick (the load's cost, free of preemption)."""
+    process_cpu_per_client_tick: float
+    """The same for the whole process: the tick thread and the network module's I/O thread."""
 
 
 def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
-        seconds: float = MEASURE_SECONDS) -> list[Row]:
-    """Baseline with no clients, then ``clients // 4``, ``clients // 2`` and ``clients``."""
+        seconds: float = MEASURE_SECONDS, inline_baseline: bool = True) -> list[Row]:
+    """Baseline with no clients, then ``clients // 4``, ``clients // 2`` and ``clients``.
+
+    Then, unless ``inline_baseline`` is false, the same node with its socket
+    I/O inside the tick, at ``clients``.
+    """
     _raise_fd_limit(clients + 256)
-    engine, net, logic = _server(clients)
+    progress("the network module's socket I/O on its own thread (the default)")
+    baseline, stages = _run_node(progress, clients, seconds, io_thread=True,
+                                 levels=sorted({max(1, clients // 4), max(1, clients // 2), clients}))
+    inline = None
+    if inline_baseline:
+        progress("the same node with its socket I/O inside the tick (io_thread = false)")
+        inline = _run_node(progress, clients, seconds, io_thread=False, levels=[clients])[1][-1]
+    return _rows(baseline, stages, inline, clients)
+
+
+def _run_node(progress: Callable[[str], None], clients: int, seconds: float, *, io_thread: bool,
+              levels: list[int]) -> tuple[list[float], list[_Stage]]:
+    """One server and one load generator: the idle baseline, then each level of clients."""
+    engine, net, logic = _server(clients, io_thread)
     _freeze()
     ticker = _Ticker(engine)
     progress(f"baseline: {BASELINE_TICKS} ticks with no clients")
@@ -183,7 +206,7 @@ def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
     loader.start()
     stages = []
     try:
-        for level in sorted({max(1, clients // 4), max(1, clients // 2), clients}):
+        for level in levels:
             stages.append(_measure(progress, ticker, net, logic, ours, loader, level,
                                    seconds if level == clients else seconds / 2))
     finally:
@@ -193,7 +216,10 @@ def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
         if loader.is_alive():
             loader.kill()
         engine.stop()
+    return baseline, stages
 
+
+def _rows(baseline: list[float], stages: list[_Stage], inline: _Stage | None, clients: int) -> list[Row]:
     base50, base99 = _p(baseline, 0.5) * 1000, _p(baseline, 0.99) * 1000
     rows = []
     for st in stages:
@@ -213,11 +239,22 @@ def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
         Row(f"client messages delivered to logic per second, {top.clients} clients "
             "(baseline: what the clients sent)", top.delivered_rate, "msg/s", top.sent_rate,
             ">= 0.95 of sent", top.delivered_rate >= 0.95 * top.sent_rate),
-        Row(f"server CPU per client per tick, {top.clients} clients (whole tick, thread time)",
-            top.cpu_per_client_tick * 1e6, "us"),
+        Row(f"tick thread CPU per client per tick, {top.clients} clients (baseline: I/O inside the tick)",
+            top.cpu_per_client_tick * 1e6, "us", inline.cpu_per_client_tick * 1e6 if inline else None),
+        Row(f"process CPU per client per tick, {top.clients} clients, tick + I/O thread "
+            "(baseline: I/O inside the tick)", top.process_cpu_per_client_tick * 1e6, "us",
+            inline.process_cpu_per_client_tick * 1e6 if inline else None),
         Row("clients dropped while measuring", float(sum(st.dropped for st in stages)), "clients",
             None, "0", not any(st.dropped for st in stages)),
     ]
+    if inline is not None:
+        rows += [
+            Row(f"tick p99, {inline.clients} clients, socket I/O inside the tick (io_thread = false; "
+                "baseline: no clients)", _p(inline.ticks, 0.99) * 1000, "ms", base99),
+            Row(f"frames received per client per second, {inline.clients} clients, I/O inside the tick",
+                inline.frames_per_client, "frames/s", TICK_RATE),
+            Row("clients dropped, I/O inside the tick", float(inline.dropped), "clients"),
+        ]
     return rows
 
 
@@ -250,16 +287,17 @@ def _measure(progress: Callable[[str], None], ticker: _Ticker, net: NetworkModul
     start_mark = _wait_mark(pipe, ticker)
     inputs0, t0 = logic.inputs, time.perf_counter()
     closes0 = len(net.recent_closes)
-    cpu0 = time.thread_time()
+    cpu0, all0 = time.thread_time(), time.process_time()
     ticks = ticker.run(int(seconds * TICK_RATE), poll_loader)
-    cpu = time.thread_time() - cpu0
+    cpu, all_cpu = time.thread_time() - cpu0, time.process_time() - all0
     inputs1, t1 = logic.inputs, time.perf_counter()
     pipe.send(("mark",))
     end_mark = _wait_mark(pipe, ticker)
     window = end_mark[0] - start_mark[0]
     return _Stage(clients, ticks, (end_mark[1] - start_mark[1]) / clients / window,
                   (end_mark[2] - start_mark[2]) / window, (inputs1 - inputs0) / (t1 - t0),
-                  len(net.recent_closes) - closes0, cpu / len(ticks) / clients)
+                  len(net.recent_closes) - closes0, cpu / len(ticks) / clients,
+                  all_cpu / len(ticks) / clients)
 
 
 def _wait_mark(pipe: Any, ticker: _Ticker) -> tuple[float, int, int]:

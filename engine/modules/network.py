@@ -1,19 +1,24 @@
 """NetworkModule: the server's TCP edge for player clients, polled inside the tick.
 
-One module serves every client with non-blocking sockets and one poller,
-all inside ``tick()``: no thread per client. The sans-IO
-:class:`~engine.protocol.Connection` does all framing; this module only
-moves bytes between sockets and those objects. Each tick it
+One module serves every client, no thread per client. The sans-IO
+:class:`~engine.protocol.Connection` does all framing; this module keeps
+the rules and hands bytes to and from a *client I/O*
+(``engine/modules/_client_io.py``): by default one native thread that
+reads and writes every socket outside the GIL (``native/netio.c``), so the
+system calls, most of the cost at thousands of clients, run beside the
+tick; with ``io_thread = false`` (or where the native module is not
+built) the same non-blocking reads and writes happen inside the tick.
+Each tick it
 
 1. accepts new connections (up to ``accept_per_tick``);
-2. reads what every readable socket has (bounded per client; an error or
-   hang-up shows as a failed or empty read), hands it to the client's
-   Connection (``receive_batches``: no event object per MESSAGES frame) and
-   pushes each client message, with ``frm`` stamped to the connection Guid,
-   onto the pipe to ``deliver_to``;
-3. writes one frame per client holding everything the node sent to that
+2. takes what every socket received since the last tick (bounded per
+   client; end of file and socket errors come after a socket's bytes),
+   hands it to the client's Connection (``receive_batches``: no event
+   object per MESSAGES frame) and pushes each client message, with ``frm``
+   stamped to the connection Guid, onto the pipe to ``deliver_to``;
+3. queues one frame per client holding everything the node sent to that
    client's connection Guid this tick; what the kernel does not take waits
-   in a per-client buffer, and a client whose buffer passes
+   in the client I/O, and a client whose unsent bytes pass
    ``send_buffer_limit`` (it stopped reading) is dropped with a reason;
 4. closes clients that never finished their handshake or went silent
    (``handshake_timeout``, ``idle_timeout``; clients send an empty MESSAGES
@@ -42,13 +47,13 @@ limits), ``max_messages_per_tick`` (from one client), ``send_buffer_limit``
 (bytes, 1 MiB), ``max_clients`` (10000), ``accept_per_tick`` (128),
 ``handshake_timeout`` (5 s), ``idle_timeout`` (10 s), ``close_linger``
 (2 s to flush a close frame), ``socket_send_buffer`` (SO_SNDBUF, 0 = the
-kernel's default).
+kernel's default), ``io_thread`` (true: the native I/O thread where it is
+built; false: I/O inside the tick).
 """
 
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 from collections import deque
 from collections.abc import Mapping
@@ -57,6 +62,7 @@ from typing import Any
 from engine.codec.binary import EncodeError
 from engine.guid import WellKnown, format_guid
 from engine.messages import REGISTRY, MessageRegistry
+from engine.modules._client_io import InlineIO, ThreadedIO, client_io
 from engine.modules._module import Module
 from engine.modules.network_filter import ClientFilter
 from engine.modules.network_messages import (
@@ -90,36 +96,32 @@ __all__ = [
 ]
 
 _tuple_new = tuple.__new__
-_READ_CHUNK = 65536  # recv(n) allocates n bytes: above 128 KiB that is an mmap per call
+_READ_SLACK = 65536  # bytes held per client between ticks: a whole frame plus this
+_DRAIN_AT_STOP = 0.2  # seconds to let the close frames leave at shutdown
 _SWEEP_INTERVAL = 0.25  # seconds between timeout sweeps
 _RECENT_CLOSES = 256
 _BIND = BindClient.type_id
 _DISCONNECT = Disconnect.type_id
-_IN = select.POLLIN
 
 
 class _Client:
     """One accepted socket, its protocol object and its buffers."""
 
-    __slots__ = ("guid", "sock", "fd", "recv", "send", "conn", "address", "opened", "last_heard",
-                 "open", "outbox", "outbuf", "closing", "shut", "deadline", "tick_messages",
+    __slots__ = ("guid", "sock", "fd", "conn", "address", "opened", "last_heard",
+                 "open", "outbox", "closing", "deadline", "tick_messages",
                  "frames_in", "frames_out")
 
     def __init__(self, guid: int, sock: socket.socket, conn: Connection, address: str, now: float):
         self.guid = guid
         self.sock = sock
         self.fd = sock.fileno()
-        self.recv = sock.recv  # bound once: the hot loops call them for every client every tick
-        self.send = sock.send
         self.conn = conn
         self.address = address
         self.opened = now
         self.last_heard = now
         self.open = False  # handshakes exchanged
         self.outbox: list[Any] = []  # messages queued this tick
-        self.outbuf = bytearray()  # bytes the kernel has not taken yet
         self.closing = False
-        self.shut = False  # our write side is shut down
         self.deadline = 0.0  # closing: when to give up on the peer
         self.tick_messages = 0
         self.frames_in = 0
@@ -157,7 +159,8 @@ class NetworkModule(Module):
         self.idle_timeout = float(s.get("idle_timeout", 10.0))
         self.close_linger = float(s.get("close_linger", 2.0))
         self.socket_send_buffer = int(s.get("socket_send_buffer", 0))
-        self._read_cap = self.limits.max_frame_bytes + _READ_CHUNK  # bytes read per client per tick
+        self.io_thread = bool(s.get("io_thread", True))
+        self._read_cap = self.limits.max_frame_bytes + _READ_SLACK  # bytes held per client per tick
         for key in ("max_messages_per_tick", "send_buffer_limit", "max_clients", "accept_per_tick"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be at least 1")
@@ -177,14 +180,12 @@ class NetworkModule(Module):
         self.refused = 0
         """Connections refused because ``max_clients`` were connected."""
         self._listener: socket.socket | None = None
-        self._poller: Any = None
-        self._epoll = False
+        self._io: ThreadedIO | InlineIO | None = None
         self._space = 0
         self._deliver_guid = 0
         self._clients: dict[int, _Client] = {}  # connection Guid -> live client
         self._by_fd: dict[int, _Client] = {}  # every socket we hold, closing ones included
         self._pending: list[_Client] = []  # clients with a non-empty outbox
-        self._stalled: set[_Client] = set()  # clients with a non-empty outbuf
         self._closing: set[_Client] = set()
         self._next_sweep = 0.0
 
@@ -216,27 +217,28 @@ class NetworkModule(Module):
         self.port = listener.getsockname()[1]
         self._space = engine.guids.allocate_space()
         engine.host_space(self._space, self)
-        self._epoll = hasattr(select, "epoll")
-        self._poller = select.epoll() if self._epoll else select.poll()
+        self._io = client_io(self.io_thread, self._read_cap)
         self._next_sweep = self._now() + _SWEEP_INTERVAL
-        self.log.info("node %d listening for clients on %s:%d", self.node_id, self.host, self.port)
+        self.log.info("node %d listening for clients on %s:%d (socket I/O %s)", self.node_id,
+                      self.host, self.port, "on its own thread" if self._io.threaded else "in the tick")
 
     def stop(self) -> None:
         for pipe in self._inbound:  # later modules stopped first and may have queued farewells
             messages = pipe.drain(self.now_tick)
             if messages:
                 self.receive(messages)
-        self._flush_outboxes()
-        for client in list(self._clients.values()):
-            self._close(client, "server shutting down", self._now())
-        self._write_stalled()
-        for client in list(self._by_fd.values()):
-            self._finish(client)
+        if self._io is not None:
+            self._flush_outboxes()
+            for client in list(self._clients.values()):
+                self._close(client, "server shutting down", self._now())
+            self._io.drain(_DRAIN_AT_STOP)
+            for client in list(self._by_fd.values()):
+                self._finish(client)
+            self._io.close()
+            self._io = None
         if self._listener is not None:
             self._listener.close()
             self._listener = None
-        if self._poller is not None and hasattr(self._poller, "close"):
-            self._poller.close()
         if self._space:
             self.engine.unhost_space(self._space)
             self.engine.guids.free_space(self._space)
@@ -274,22 +276,16 @@ class NetworkModule(Module):
     def tick(self) -> None:
         now = self._now()
         self._accept(now)
-        ready = self._poll()
-        if ready:
-            self._read_ready(ready, now)
-        if self._stalled:
-            self._write_stalled()
+        received, lost = self._io.collect()  # type: ignore[union-attr]
+        if received:
+            self._read_ready(received, now)
+        if lost:
+            self._read_lost(lost, now)
         if self._pending:
             self._flush_outboxes()
         if now >= self._next_sweep:
             self._next_sweep = now + _SWEEP_INTERVAL
             self._sweep(now)
-
-    def _poll(self) -> list[tuple[int, int]]:
-        """Every ready socket (epoll's default would stop at 1023 of them)."""
-        if self._epoll:
-            return self._poller.poll(0, len(self._by_fd) + 1)  # type: ignore[no-any-return]
-        return self._poller.poll(0)  # type: ignore[no-any-return]
 
     def _accept(self, now: float) -> None:
         listener = self._listener
@@ -320,31 +316,18 @@ class NetworkModule(Module):
             client = _Client(guid, sock, conn, address, now)
             self._clients[guid] = client
             self._by_fd[client.fd] = client
-            self._poller.register(client.fd, _IN)
+            self._io.add(sock)  # type: ignore[union-attr]
 
-    def _read_ready(self, ready: list[tuple[int, int]], now: float) -> None:
-        """Read every ready socket. The usual case is inline: one read, one MESSAGES frame."""
+    def _read_ready(self, received: list[tuple[int, bytes]], now: float) -> None:
+        """Hand each client's bytes to its protocol. The usual case is inline: one MESSAGES frame."""
         by_fd, limit = self._by_fd, self.max_messages_per_tick
         push = self._outbound[self.deliver_to].push
         frames = messages = 0
-        for fd, _events in ready:
+        for fd, data in received:
             client = by_fd.get(fd)
-            if client is None:
-                continue
-            if client.closing:
-                self._drain_closing(client)
-                continue
-            try:
-                data = client.recv(_READ_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError as exc:
-                self._lose(client, f"connection lost: {exc.strerror or exc}", now)
-                continue
-            client.tick_messages = 0  # a socket is read once per tick
-            if not data or len(data) == _READ_CHUNK:  # end of file, or more may be waiting
-                self._read(client, data, now)
-                continue
+            if client is None or client.closing:
+                continue  # what a closing client still sends is discarded; its end of file frees it
+            client.tick_messages = 0  # a socket is collected once per tick
             client.last_heard = now
             conn = client.conn
             batches = conn.receive_batches(data, now)
@@ -368,26 +351,21 @@ class NetworkModule(Module):
         self.frames_in += frames
         self.messages_in += messages
 
-    def _read(self, client: _Client, data: bytes, now: float) -> None:
-        """The general read: ``data`` is end of file or a full chunk; read on up to the cap."""
-        conn = client.conn
-        total = 0
-        while True:
-            conn.receive_data(data, now=now)
-            if not data:
-                break
-            client.last_heard = now
-            total += len(data)
-            if len(data) < _READ_CHUNK or total >= self._read_cap:
-                break
-            try:
-                data = client.recv(_READ_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:
-                self._lose(client, f"connection lost: {exc.strerror or exc}", now)
-                return
-        self._events(client, now)
+    def _read_lost(self, lost: list[tuple[int, str | None]], now: float) -> None:
+        """Sockets at end of file (reason None: the protocol says what that means) or failed."""
+        for fd, reason in lost:
+            client = self._by_fd.get(fd)
+            if client is None:
+                continue
+            if client.closing:
+                self._finish(client)
+            elif reason is not None:
+                self._lose(client, f"connection lost: {reason}", now)
+            else:
+                client.conn.receive_data(b"", now=now)
+                self._events(client, now)
+                if not client.closing:  # the protocol had nothing to say: still, it is gone
+                    self._lose(client, "connection lost: closed by the client", now)
 
     def _events(self, client: _Client, now: float) -> None:
         conn = client.conn
@@ -465,6 +443,8 @@ class NetworkModule(Module):
         pending, self._pending = self._pending, []
         most = self.limits.max_messages_per_frame
         frames = messages = 0
+        fds: list[int] = []
+        datas: list[bytes] = []
         for client in pending:
             box = client.outbox
             if client.closing or not box:
@@ -485,20 +465,13 @@ class NetworkModule(Module):
             client.frames_out += 1
             frames += 1
             messages += len(batch)
-            if client.outbuf:
-                self._write(client, data)
-                continue
-            try:  # the usual case, inlined: nothing waiting, the kernel takes the whole frame
-                sent = client.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError as exc:
-                self._lose(client, f"connection lost: {exc.strerror or exc}", self._now())
-                continue
-            if sent < len(data):
-                self._keep(client, data, sent)
+            fds.append(client.fd)
+            datas.append(data)
         self.frames_out += frames
         self.messages_out += messages
+        if fds:
+            for fd, unsent in self._io.write(fds, datas, self.send_buffer_limit):  # type: ignore[union-attr]
+                self._overflow(self._by_fd[fd], unsent)
 
     def _encode(self, client: _Client, batch: list[Any]) -> bytes:
         """One MESSAGES frame; a batch over the frame size keeps its second half for later."""
@@ -519,48 +492,14 @@ class NetworkModule(Module):
                 batch = batch[:half]
 
     def _write(self, client: _Client, data: bytes) -> None:
-        buf = client.outbuf
-        if buf:
-            buf += data
-            if len(buf) > self.send_buffer_limit:
-                self._overflow(client)
+        """One frame outside the tick's batch (a handshake, a close)."""
+        for _fd, unsent in self._io.write([client.fd], [data], self.send_buffer_limit):  # type: ignore[union-attr]
+            self._overflow(client, unsent)
+
+    def _overflow(self, client: _Client, unsent: int) -> None:
+        if client.fd not in self._by_fd:
             return
-        try:
-            sent = client.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError as exc:
-            self._lose(client, f"connection lost: {exc.strerror or exc}", self._now())
-            return
-        if sent < len(data):
-            self._keep(client, data, sent)
-
-    def _keep(self, client: _Client, data: bytes, sent: int) -> None:
-        """Buffer what the kernel did not take; past the limit the client is dropped."""
-        buf = client.outbuf
-        buf += memoryview(data)[sent:]
-        self._stalled.add(client)
-        if len(buf) > self.send_buffer_limit:
-            self._overflow(client)
-
-    def _write_stalled(self) -> None:
-        for client in list(self._stalled):
-            buf = client.outbuf
-            try:
-                sent = client.sock.send(buf)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError as exc:
-                self._lose(client, f"connection lost: {exc.strerror or exc}", self._now())
-                continue
-            del buf[:sent]
-            if not buf:
-                self._stalled.discard(client)
-                if client.closing:
-                    self._shut(client)
-
-    def _overflow(self, client: _Client) -> None:
-        reason = (f"send buffer overflow: {len(client.outbuf)} bytes unsent, limit "
+        reason = (f"send buffer overflow: {unsent} bytes unsent, limit "
                   f"{self.send_buffer_limit} (the client is not reading)")
         self._lose(client, reason, self._now())
 
@@ -578,8 +517,8 @@ class NetworkModule(Module):
             data = b""
         if data:
             self._write(client, data)
-        if client.closing and not client.outbuf:
-            self._shut(client)
+        if client.fd in self._by_fd:
+            self._io.shutdown(client.fd)  # type: ignore[union-attr]  # after the close frame
 
     def _lose(self, client: _Client, reason: str, now: float) -> None:
         """The socket is gone or useless: close it at once."""
@@ -599,34 +538,12 @@ class NetworkModule(Module):
             if client.open:
                 self._announce(ClientDisconnected(self._deliver_guid, self.guid, client.guid, reason))
 
-    def _shut(self, client: _Client) -> None:
-        if client.shut or client.fd not in self._by_fd:
-            return
-        client.shut = True
-        try:
-            client.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            self._finish(client)
-
-    def _drain_closing(self, client: _Client) -> None:
-        """Discard what a closing client still sends; its end of file lets go of the socket."""
-        try:
-            data = client.sock.recv(_READ_CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._finish(client)
-
     def _finish(self, client: _Client) -> None:
         if self._by_fd.pop(client.fd, None) is None:
             return
         self._retire(client, "closed")
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            self._poller.unregister(client.fd)
+        self._io.remove(client.fd)  # type: ignore[union-attr]  # first: the I/O thread lets go of it
         client.sock.close()
-        self._stalled.discard(client)
         self._closing.discard(client)
         with contextlib.suppress(KeyError, ValueError):
             self.engine.guids.free_object(client.guid)
@@ -655,8 +572,10 @@ class NetworkModule(Module):
 
     def status(self) -> dict[str, Any]:
         out = super().status()
+        io = self._io.stats() if self._io is not None else {}
         out.update(address=f"{self.host}:{self.port}", clients=len(self._clients),
-                   closing=len(self._closing), stalled=len(self._stalled),
+                   closing=len(self._closing), stalled=io.get("stalled", 0),
+                   io_thread=bool(self._io is not None and self._io.threaded),
                    frames_in=self.frames_in, frames_out=self.frames_out,
                    messages_in=self.messages_in, messages_out=self.messages_out,
                    undeliverable=self.undeliverable, refused=self.refused)

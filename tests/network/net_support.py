@@ -41,6 +41,9 @@ class NetAdmin(Message, type_id=41_702):
 
 WAIT = 5.0  # seconds of real time a test waits for sockets before it gives up
 
+IO_THREAD = True
+"""Which client I/O the servers of a test use; conftest.py runs every test with both."""
+
 
 class Server:
     """A Harness with a network module delivering to a Probe named ``logic``."""
@@ -49,7 +52,7 @@ class Server:
                  **settings: Any):
         self.harness = Harness(node_id=node_id)
         self.net: NetworkModule = self.harness.add(
-            NetworkModule("net", {"port": 0, "deliver_to": "logic", **settings}))
+            NetworkModule("net", {"port": 0, "deliver_to": "logic", "io_thread": IO_THREAD, **settings}))
         self.logic: Probe = self.harness.add(Probe("logic"))
         self.filter = ClientFilter(allow=allow)
         self.harness.connect("net", "logic", filters=[self.filter])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import time
 
+import net_support
 import pytest
 from net_support import Echo, NetAdmin, NetSay, RawClient, tick_until
 
@@ -29,7 +31,8 @@ class World:
     def __init__(self, server_settings: dict | None = None, link_settings: dict | None = None,
                  port: int | None = None, client_tick_rate: float = 20.0):
         self.server = Harness(node_id=SERVER_NODE)
-        self.net = self.server.add(NetworkModule("net", {"deliver_to": "logic", **(server_settings or {})}))
+        settings = {"deliver_to": "logic", "io_thread": net_support.IO_THREAD, **(server_settings or {})}
+        self.net = self.server.add(NetworkModule("net", settings))
         self.logic = self.server.add(Echo("logic"))
         self.server.connect("net", "logic", filters=[ClientFilter(allow=[NetSay])])
         self.server.connect("logic", "net")
@@ -106,6 +109,7 @@ def test_keepalives_keep_an_idle_link_open():
         for _ in range(100):  # 5 s of fake time on both sides, nothing to say
             w.client.tick()
             w.server.tick()
+            time.sleep(0.003)  # real time for the sockets: the server's I/O thread reads meanwhile
 
         assert w.link.frames_out - frames >= 9  # keepalives, every 0.5 s
 
