@@ -164,6 +164,8 @@ class _Stage:
     ticks: list[float]
     frames_per_client: float
     sent_rate: float
+    loader_cpu: float
+    """Cores the load generator kept busy (its CPU seconds per second): the machine it leaves us."""
     delivered_rate: float
     dropped: int
     cpu_per_client_tick: float
@@ -244,6 +246,8 @@ def _rows(baseline: list[float], stages: list[_Stage], inline: _Stage | None, cl
         Row(f"process CPU per client per tick, {top.clients} clients, tick + I/O thread "
             "(baseline: I/O inside the tick)", top.process_cpu_per_client_tick * 1e6, "us",
             inline.process_cpu_per_client_tick * 1e6 if inline else None),
+        Row(f"load generator CPU, {top.clients} clients (it shares this machine's cores)",
+            top.loader_cpu * 100, "% of a core"),
         Row("clients dropped while measuring", float(sum(st.dropped for st in stages)), "clients",
             None, "0", not any(st.dropped for st in stages)),
     ]
@@ -295,18 +299,19 @@ def _measure(progress: Callable[[str], None], ticker: _Ticker, net: NetworkModul
     end_mark = _wait_mark(pipe, ticker)
     window = end_mark[0] - start_mark[0]
     return _Stage(clients, ticks, (end_mark[1] - start_mark[1]) / clients / window,
-                  (end_mark[2] - start_mark[2]) / window, (inputs1 - inputs0) / (t1 - t0),
+                  (end_mark[2] - start_mark[2]) / window, (end_mark[3] - start_mark[3]) / window,
+                  (inputs1 - inputs0) / (t1 - t0),
                   len(net.recent_closes) - closes0, cpu / len(ticks) / clients,
                   all_cpu / len(ticks) / clients)
 
 
-def _wait_mark(pipe: Any, ticker: _Ticker) -> tuple[float, int, int]:
-    """Keep ticking until the load generator answers a mark with (time, frames, messages sent)."""
+def _wait_mark(pipe: Any, ticker: _Ticker) -> tuple[float, int, int, float]:
+    """Keep ticking until the load generator answers a mark: (time, frames, messages sent, its CPU)."""
     while True:
         if pipe.poll():
             kind, *values = pipe.recv()
             if kind == "mark":
-                return values[0], values[1], values[2]
+                return values[0], values[1], values[2], values[3]
             if kind == "error":
                 raise RuntimeError(f"load generator failed: {values[0]}")
             continue
@@ -327,7 +332,7 @@ class _Load:
     """Non-blocking client sockets in one loop: connect, send at ``rate``, read everything.
 
     Commands on ``ctl``: ``("grow", n)`` connects clients up to ``n``; ``("mark",)``
-    answers ``("mark", time, frames received, messages sent)``; ``("stop",)``.
+    answers ``("mark", time, frames received, messages sent, CPU seconds used)``; ``("stop",)``.
     """
 
     def __init__(self, port: int, rate: float, ctl: Any):
@@ -413,7 +418,8 @@ class _Load:
                     self.clients = cmd[1]
                     _raise_fd_limit(self.clients + 256)
                 else:
-                    self.ctl.send(("mark", time.perf_counter(), self.frames, self.sent))
+                    self.ctl.send(("mark", time.perf_counter(), self.frames, self.sent,
+                                   time.process_time()))
             now = time.perf_counter()
             while now >= next_send:
                 self.send_group(group)

@@ -74,6 +74,11 @@ class StatusMetric:
 
 _GENERIC = (
     StatusMetric("clients", "spenefett_clients", "Connected clients of a network module."),
+    StatusMetric("stalled", "spenefett_clients_stalled",
+                 "Clients of a network module with output the kernel has not taken yet.", kind="network"),
+    StatusMetric("unsent_bytes", "spenefett_client_unsent_bytes",
+                 "Bytes queued for a network module's clients that the kernel has not taken yet.",
+                 kind="network"),
     StatusMetric("objectspaces", "spenefett_objectspaces", "ObjectSpaces a module hosts."),
     StatusMetric("objects", "spenefett_entities", "Objects (entities) in a module's ObjectSpaces."),
     StatusMetric("errors", "spenefett_module_errors", "Exceptions in a module's handlers and ticks.",

@@ -575,6 +575,7 @@ class NetworkModule(Module):
         io = self._io.stats() if self._io is not None else {}
         out.update(address=f"{self.host}:{self.port}", clients=len(self._clients),
                    closing=len(self._closing), stalled=io.get("stalled", 0),
+                   unsent_bytes=io.get("unsent_bytes", 0),
                    io_thread=bool(self._io is not None and self._io.threaded),
                    frames_in=self.frames_in, frames_out=self.frames_out,
                    messages_in=self.messages_in, messages_out=self.messages_out,
