@@ -40,6 +40,7 @@
 #include <Python.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -216,6 +217,7 @@ static void plan_write(Pump *p, op_list *writes, conn *c)
     if (c->sending.off == c->sending.len) {
         buffer t = c->sending; /* swap: the tick appends to out while we send */
         t.len = t.off = 0;
+        if (t.cap > 4 * CHUNK) buf_free(&t); /* a burst is over: give the memory back */
         c->sending = c->out;
         c->out = t;
     }
@@ -432,7 +434,13 @@ static int pump_init(Pump *p, PyObject *args, PyObject *kwds)
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->idle, NULL);
+    /* The thread blocks every signal, so SIGINT and SIGTERM reach the main
+     * thread, whose Python handlers stop the node. */
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
     int rc = pthread_create(&p->thread, NULL, run, p);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
     if (rc != 0) {
         errno = rc;
         PyErr_SetFromErrno(PyExc_OSError);
