@@ -56,8 +56,18 @@ typedef struct {
 
 static inline int need(const reader *r, int64_t n) { return r->end - r->p >= n; }
 
+/* The n-byte big-endian unsigned value at p (n is 1, 2, 4 or 8 on every hot path). */
 static inline uint64_t be(const uint8_t *p, int n)
 {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    switch (n) {
+        case 1: return p[0];
+        case 2: { uint16_t v; memcpy(&v, p, 2); return __builtin_bswap16(v); }
+        case 4: { uint32_t v; memcpy(&v, p, 4); return __builtin_bswap32(v); }
+        case 8: { uint64_t v; memcpy(&v, p, 8); return __builtin_bswap64(v); }
+        default: break;
+    }
+#endif
     uint64_t v = 0;
     for (int i = 0; i < n; i++) v = (v << 8) | p[i];
     return v;
@@ -99,12 +109,27 @@ static int64_t blob_len(reader *r, int is_str)
     return need(r, n) ? n : -1;
 }
 
-/* An int of any msgpack width as a Python int; NULL (no error set) if not an int. */
-static PyObject *read_int(reader *r, int *negative)
+/* The last multi-byte int read at one field position of a batch's messages:
+ * its encoding (tag, raw bits) and the int built for it (borrowed: the message
+ * holding it stays alive in the batch's list; on any failure the batch is
+ * dropped and the memo with it). Messages of a batch to one peer mostly share
+ * `to` and `frm`: reusing the int saves an allocation and a free each. */
+typedef struct {
+    uint8_t tag;
+    uint64_t raw;
+    PyObject *obj;
+} int_memo;
+
+#define MEMO_FIELDS 16
+
+/* An int of any msgpack width as a Python int; NULL (no error set) if not an int.
+ * With a memo, the same encoding as the memo's gives the memo's int (the same
+ * tag and bits are the same value; a different width or sign is a new int). */
+static PyObject *read_int(reader *r, int *negative, int_memo *memo)
 {
     uint8_t b = *r->p;
     *negative = 0;
-    if (b <= 0x7f) { r->p++; return PyLong_FromLong(b); }
+    if (b <= 0x7f) { r->p++; return PyLong_FromLong(b); }  /* small ints are shared by CPython */
     if (b >= 0xe0) { r->p++; *negative = 1; return PyLong_FromLong((int8_t)b); }
     int n;
     switch (b) {
@@ -117,10 +142,18 @@ static PyObject *read_int(reader *r, int *negative)
     if (!need(r, 1 + n)) return NULL;
     uint64_t raw = be(r->p + 1, n);
     r->p += 1 + n;
-    if (b <= 0xcf) return PyLong_FromUnsignedLongLong(raw);
-    int64_t v = n == 1 ? (int8_t)raw : n == 2 ? (int16_t)raw : n == 4 ? (int32_t)raw : (int64_t)raw;
-    *negative = v < 0;
-    return PyLong_FromLongLong(v);
+    int64_t v = 0;
+    if (b >= 0xd0) {
+        v = n == 1 ? (int8_t)raw : n == 2 ? (int16_t)raw : n == 4 ? (int32_t)raw : (int64_t)raw;
+        *negative = v < 0;
+    }
+    if (memo != NULL && memo->obj != NULL && memo->tag == b && memo->raw == raw) {
+        Py_INCREF(memo->obj);
+        return memo->obj;
+    }
+    PyObject *o = b <= 0xcf ? PyLong_FromUnsignedLongLong(raw) : PyLong_FromLongLong(v);
+    if (memo != NULL && o != NULL) { memo->tag = b; memo->raw = raw; memo->obj = o; }
+    return o;
 }
 
 static PyObject *read_float(reader *r)
@@ -205,7 +238,7 @@ static PyObject *read_any(reader *r)
     if (!need(r, 1)) return NULL;
     uint8_t b = *r->p;
     int negative;
-    if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3)) return read_int(r, &negative);
+    if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3)) return read_int(r, &negative, NULL);
     if (b == 0xc0) { r->p++; Py_RETURN_NONE; }
     if (b == 0xc2) { r->p++; Py_RETURN_FALSE; }
     if (b == 0xc3) { r->p++; Py_RETURN_TRUE; }
@@ -217,8 +250,9 @@ static PyObject *read_any(reader *r)
     return NULL;  /* ext types and the unused 0xc1 */
 }
 
-/* One field value checked against the spec at *spec (advanced past it). */
-static PyObject *read_field(reader *r, const uint8_t **spec, const uint8_t *spec_end)
+/* One field value checked against the spec at *spec (advanced past it); an
+ * int or Guid field may reuse the int in memo (NULL: none). */
+static PyObject *read_field(reader *r, const uint8_t **spec, const uint8_t *spec_end, int_memo *memo)
 {
     if (*spec >= spec_end || !need(r, 1)) return NULL;
     uint8_t s = *(*spec)++;
@@ -239,10 +273,10 @@ static PyObject *read_field(reader *r, const uint8_t **spec, const uint8_t *spec
         case K_ANY:
             return read_any(r);
         case K_INT:
-            return (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3)) ? read_int(r, &negative) : NULL;
+            return (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3)) ? read_int(r, &negative, memo) : NULL;
         case K_GUID:
             if (!(b <= 0x7f || (b >= 0xcc && b <= 0xd3))) return NULL;
-            v = read_int(r, &negative);
+            v = read_int(r, &negative, memo);
             if (v != NULL && negative) { Py_DECREF(v); return NULL; }
             return v;
         case K_FLOAT:
@@ -266,7 +300,7 @@ static PyObject *read_field(reader *r, const uint8_t **spec, const uint8_t *spec
             if (list == NULL) return NULL;
             for (int64_t i = 0; i < n; i++) {
                 const uint8_t *e = elem;
-                PyObject *item = read_field(r, &e, spec_end);
+                PyObject *item = read_field(r, &e, spec_end, NULL);
                 if (item == NULL) { Py_DECREF(list); return NULL; }
                 PyList_SET_ITEM(list, (Py_ssize_t)i, item);
             }
@@ -316,13 +350,23 @@ static int read_tid(reader *r, int64_t *tid)
     return 1;
 }
 
+/* What decoding one batch carries from message to message. */
+typedef struct {
+    int64_t tid;       /* the last message's type id and its index in the table (-1: none yet) */
+    Py_ssize_t index;
+    int_memo memo[MEMO_FIELDS];  /* per field position, see int_memo */
+} batch_state;
+
 /* One message: its class's tuple with the type id object first, then each field. */
-static PyObject *read_message(reader *r, const table *t, PyObject *classes, PyObject *tid_objects)
+static PyObject *read_message(reader *r, const table *t, PyObject *classes, PyObject *tid_objects,
+                              batch_state *st)
 {
     int64_t fields = array_len(r), tid;
     if (fields < 1 || !read_tid(r, &tid)) return NULL;
-    Py_ssize_t i = find_type(t, tid);
+    Py_ssize_t i = st->index >= 0 && st->tid == tid ? st->index : find_type(t, tid);
     if (i < 0 || fields != (int64_t)t->arity[i] + 1) return NULL;
+    st->tid = tid;
+    st->index = i;
     PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(classes, i);
     PyObject *message = cls->tp_alloc(cls, (Py_ssize_t)fields);
     if (message == NULL) return NULL;
@@ -330,11 +374,22 @@ static PyObject *read_message(reader *r, const table *t, PyObject *classes, PyOb
     Py_INCREF(tid_object);
     PyTuple_SET_ITEM(message, 0, tid_object);
     const uint8_t *spec = t->schema + t->at[i], *spec_end = t->schema + t->at[i + 1];
+    int atomic = 1;
     for (int64_t f = 1; f < fields; f++) {
-        PyObject *v = read_field(r, &spec, spec_end);
+        PyObject *v = read_field(r, &spec, spec_end, f <= MEMO_FIELDS ? &st->memo[f - 1] : NULL);
         if (v == NULL) { Py_DECREF(message); return NULL; }  /* unset items are NULL: safe */
         PyTuple_SET_ITEM(message, (Py_ssize_t)f, v);
+        if (atomic && PyObject_IS_GC(v) && PyObject_GC_IsTracked(v)) atomic = 0;
     }
+    /* A message of plain values (numbers, strings, None) cannot be part of a
+     * reference cycle, so the collector need not walk it: CPython untracks such
+     * plain tuples the same way, but not tuple subclasses, because a subclass
+     * instance may hold a __dict__. Messages are immutable values and never
+     * get attributes set; one that did, in a cycle through itself, would only
+     * never be collected. A tick holds up to 50,000 arrived messages, and
+     * walking them in every young collection was about a third of a busy
+     * receiver's time. */
+    if (atomic) PyObject_GC_UnTrack(message);
     return message;
 }
 
@@ -362,11 +417,19 @@ PyDoc_STRVAR(decode_batch_doc,
 "tids (int64), arity and at (int32) and schema (uint8) are the schema table as\n"
 "bytes; classes and tid_objects are tuples parallel to tids.");
 
-static PyObject *decode_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+PyDoc_STRVAR(decode_batch_to_doc,
+"decode_batch_to(data, tids, arity, at, schema, classes, tid_objects, max_messages)\n"
+"    -> (list, to | None) | None\n\n"
+"decode_batch, and the `to` (field 1) every message of the batch shares: None\n"
+"if they differ, or the batch is empty. A receiver routing a batch for one\n"
+"address then needs no pass over the messages.");
+
+/* Decode a batch; with to_out, also set *to_out to the `to` all messages share
+ * (borrowed, NULL if they differ). NULL (no error set) if not proven. */
+static PyObject *decode(PyObject *const *args, Py_ssize_t nargs, const char *name, PyObject **to_out)
 {
-    (void)self;
     if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "decode_batch takes 8 arguments");
+        PyErr_Format(PyExc_TypeError, "%s takes 8 arguments", name);
         return NULL;
     }
     table t;
@@ -398,14 +461,27 @@ static PyObject *decode_batch(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_buffer view;
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
     reader r = {(const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len, 0};
-    PyObject *out = NULL;
+    PyObject *out = NULL, *to = NULL;
+    int to_differs = 0;
     int64_t n = array_len(&r);
     if (n >= 0 && n <= max_messages && n <= r.end - r.p) {
+        batch_state st;
+        memset(&st, 0, sizeof st);
+        st.index = -1;
         out = PyList_New((Py_ssize_t)n);
         for (int64_t m = 0; out != NULL && m < n; m++) {
-            PyObject *message = read_message(&r, &t, classes, tid_objects);
+            PyObject *message = read_message(&r, &t, classes, tid_objects, &st);
             if (message == NULL) { Py_CLEAR(out); break; }
             PyList_SET_ITEM(out, (Py_ssize_t)m, message);
+            if (to_out == NULL || to_differs) continue;
+            /* the memo hands out one int for one encoding: `is` settles nearly every message */
+            PyObject *its = PyTuple_GET_SIZE(message) > 1 ? PyTuple_GET_ITEM(message, 1) : NULL;
+            if (m == 0) to = its;
+            else if (its != to) {
+                int same = its != NULL && to != NULL ? PyObject_RichCompareBool(its, to, Py_EQ) : 0;
+                if (same < 0) { Py_CLEAR(out); break; }
+                to_differs = !same;
+            }
         }
         if (out != NULL && r.p != r.end) Py_CLEAR(out);  /* trailing bytes */
     }
@@ -414,9 +490,32 @@ static PyObject *decode_batch(PyObject *self, PyObject *const *args, Py_ssize_t 
         /* Not proven: whatever went wrong (bad bytes, bad UTF-8, an unhashable
          * key, even memory) is the Python decoder's to report. */
         PyErr_Clear();
+        return NULL;
+    }
+    if (to_out != NULL) *to_out = to_differs || to == NULL || !PyLong_CheckExact(to) ? NULL : to;
+    return out;
+}
+
+static PyObject *decode_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    PyObject *out = decode(args, nargs, "decode_batch", NULL);
+    if (out == NULL && !PyErr_Occurred()) Py_RETURN_NONE;
+    return out;
+}
+
+static PyObject *decode_batch_to(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    PyObject *to = NULL;
+    PyObject *out = decode(args, nargs, "decode_batch_to", &to);
+    if (out == NULL) {
+        if (PyErr_Occurred()) return NULL;
         Py_RETURN_NONE;
     }
-    return out;
+    PyObject *pair = PyTuple_Pack(2, out, to != NULL ? to : Py_None);
+    Py_DECREF(out);
+    return pair;
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -580,6 +679,7 @@ static PyObject *encode_batch(PyObject *self, PyObject *messages)
 
 static PyMethodDef methods[] = {
     {"decode_batch", (PyCFunction)(void (*)(void))decode_batch, METH_FASTCALL, decode_batch_doc},
+    {"decode_batch_to", (PyCFunction)(void (*)(void))decode_batch_to, METH_FASTCALL, decode_batch_to_doc},
     {"encode_batch", (PyCFunction)encode_batch, METH_O, encode_batch_doc},
     {NULL, NULL, 0, NULL}
 };

@@ -42,12 +42,20 @@ _LIST_OF = 8
 _OPTIONAL = 0x80
 _tuple_new = tuple.__new__
 _first = itemgetter(0)
+_to = itemgetter(1)
 _unpackb = msgpack.unpackb
 
 try:
     from native._codec import decode_batch as _decode_batch
+    from native._codec import decode_batch_to as _decode_batch_to
 except ImportError:  # built before native/codec.c existed: the two-step path still works
-    _decode_batch = None
+    _decode_batch = _decode_batch_to = None
+
+
+def shared_to(messages: list[Message]) -> int | None:
+    """The ``to`` Guid of every message in ``messages``; None if they differ or there are none."""
+    addresses = set(map(_to, messages))
+    return addresses.pop() if len(addresses) == 1 else None
 
 
 def _spec(ft: FieldType) -> list[int]:
@@ -114,6 +122,20 @@ class NativeBatchChecker:
         except Exception:  # e.g. bad UTF-8, which the C walk does not check
             return None
         return self._wrap(values)
+
+    def decode_proven_to(self, data: bytes | bytearray | memoryview,
+                         max_messages: int = 10_000) -> tuple[list[Message], int | None] | None:
+        """``decode_proven`` and the ``to`` every message shares (None if they differ or none).
+
+        C notes it while building the messages, for receivers that route a
+        whole batch to one address without looking at each message.
+        """
+        if len(self.registry) != self._size:
+            self.refresh()
+        if _decode_batch_to is not None:
+            return _decode_batch_to(data, *self._build_table, max_messages)
+        messages = self.decode_proven(data, max_messages)
+        return None if messages is None else (messages, shared_to(messages))
 
     def _wrap(self, values: list[Any]) -> list[Message]:
         """Each proven array as its message class; a batch of one class in one C-level map."""

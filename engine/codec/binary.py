@@ -24,7 +24,7 @@ from typing import Any
 
 import msgpack
 
-from engine.guid import MAX_GUID
+from engine.guid import MAX_GUID, Guid
 from engine.messages import REGISTRY, Field, FieldType, Message, MessageRegistry
 
 DEFAULT_MAX_BYTES = 1 << 20
@@ -103,6 +103,26 @@ def decode_batch(data: bytes, *, registry: MessageRegistry = REGISTRY,
             if proven is not None:
                 return proven
     return decode_batch_python(data, registry=registry, max_bytes=max_bytes, max_messages=max_messages)
+
+
+def decode_batch_to(data: bytes, *, registry: MessageRegistry = REGISTRY,
+                    max_bytes: int = DEFAULT_MAX_BYTES,
+                    max_messages: int = DEFAULT_MAX_MESSAGES) -> tuple[list[Message], Guid | None]:
+    """:func:`decode_batch`, and the ``to`` Guid every message shares (None if they differ or none).
+
+    The C decoder finds it while it builds the messages, so a receiver
+    routing a batch for one address (the usual batch between two nodes) need
+    not look at each message to know.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)) and len(data) <= max_bytes:
+        checker = _native_checker(registry)
+        if checker is not None:
+            proven = checker.decode_proven_to(data, max_messages)
+            if proven is not None:
+                return proven
+    messages = decode_batch_python(data, registry=registry, max_bytes=max_bytes, max_messages=max_messages)
+    addresses = {m[1] for m in messages}
+    return messages, addresses.pop() if len(addresses) == 1 else None
 
 
 def decode_batch_python(data: bytes, *, registry: MessageRegistry = REGISTRY,

@@ -11,6 +11,7 @@ what it leaves to msgpack.
 
 from __future__ import annotations
 
+import gc
 import math
 
 import msgpack
@@ -18,13 +19,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from native._codec import encode_batch as c_encode
-from sample_messages import TBlob, TLook, TMove, TTalk, leaf_messages, messages
+from sample_messages import TBlob, TLook, TMove, TSight, TTalk, leaf_messages, messages
 from test_native_check import message_shaped
 
 from engine.codec._native_check import NativeBatchChecker
-from engine.codec.binary import DecodeError, EncodeError, decode_batch, decode_batch_python, encode_batch
-from engine.guid import WellKnown
+from engine.codec.binary import (
+    DecodeError,
+    EncodeError,
+    decode_batch,
+    decode_batch_python,
+    decode_batch_to,
+    encode_batch,
+)
+from engine.guid import Guid, WellKnown
+from engine.messages import Message
 from engine.spatial import PositionUpdate
+
+
+class TCount(Message, type_id=946):
+    """An int field where TOwner has a Guid: the decoder's int reuse is per field position."""
+
+    n: int
+
+
+class TOwner(Message, type_id=947):
+    owner: Guid
 
 CHECKER = NativeBatchChecker()
 FLAT = (TMove, TTalk, TBlob, TLook, PositionUpdate)
@@ -145,6 +164,95 @@ def test_messages_are_real_instances():
     assert all(type(m) is TMove for m in built)
     assert built[0].x == 0.5 and built[0].to == 1 and built[0].replace(x=2.0).x == 2.0
     assert hash(built[0]) == hash(TMove(1, 2, 0.5, 1.0, 2.0))
+
+
+def _int(tag: int, value: int, width: int) -> bytes:
+    """One msgpack int with the given tag and width, whatever msgpack would pick."""
+    return bytes([tag]) + (value % (1 << (8 * width))).to_bytes(width, "big")
+
+
+def _batch(*messages: list[bytes]) -> bytes:
+    """A batch from messages given as lists of already-encoded items."""
+    return bytes([0x90 | len(messages)]) + b"".join(bytes([0x90 | len(m)]) + b"".join(m) for m in messages)
+
+
+TID_COUNT, TID_OWNER = bytes([0xcd, 0x03, 0xb2]), bytes([0xcd, 0x03, 0xb3])
+
+
+def test_equal_ints_in_a_batch_share_one_object():
+    """Messages of a batch to one peer mostly share to and frm: the decoder builds each once."""
+    to, frm = (20 << 48) | 7, (10 << 48) | 9
+    batch = [TLook(to, frm, 70_000 + i % 2, -(2**40), to) for i in range(6)]
+    built = _c(encode_batch(batch))
+    _same(built, batch)
+    assert all(m.to is built[0].to and m.frm is built[0].frm for m in built)
+    assert all(m.target is built[0].target and m.refno is built[0].refno for m in built)  # negative too
+    assert [m.serialno for m in built] == [70_000, 70_001] * 3 and built[0].serialno is not built[1].serialno
+
+
+def test_int_reuse_never_changes_a_value():
+    """Reuse is keyed on the encoding: the same bits under another tag or width are another value."""
+    one, two = _int(0xcc, 1, 1), _int(0xcc, 2, 1)
+    cases = [
+        [_int(0xcd, 300, 2), _int(0xce, 300, 4), _int(0xcf, 300, 8), _int(0xd1, 300, 2), b"\x05"],  # widths
+        [_int(0xd0, -1, 1), _int(0xcc, 255, 1), _int(0xd3, -1, 8), _int(0xcf, 2**64 - 1, 8)],  # same bits
+        [_int(0xd3, -(2**63), 8), _int(0xcf, 2**63, 8), _int(0xd2, -5, 4), _int(0xd2, -5, 4)],
+        [_int(0xcd, 1000, 2), _int(0xcd, 1001, 2), _int(0xcd, 1000, 2), b"\xe0", b"\xff"],
+    ]
+    for values in cases:
+        data = _batch(*([TID_COUNT, one, two, v] for v in values))
+        built, expected = _c(data), decode_batch_python(data, max_messages=1 << 20)
+        _same(built, expected)
+        assert [m.n for m in built] == [m.n for m in expected]
+
+
+def test_a_reused_negative_int_is_still_no_guid():
+    """An int field's -1 and a Guid field's same bytes at the same position: the Guid is declined."""
+    minus_one = _int(0xd0, -1, 1)
+    one, two = _int(0xcc, 1, 1), _int(0xcc, 2, 1)
+    assert _c(_batch([TID_COUNT, one, two, minus_one], [TID_COUNT, one, two, minus_one])) is not None
+    data = _batch([TID_COUNT, one, two, minus_one], [TID_OWNER, one, two, minus_one])
+    assert _c(data) is None and _python(data) is DecodeError
+    positive = _int(0xd0, 5, 1)  # a Guid may come as a signed int that is not negative
+    data = _batch([TID_COUNT, one, two, positive], [TID_OWNER, one, two, positive])
+    _same(_c(data), decode_batch_python(data))
+
+
+def test_flat_messages_are_left_out_of_the_collector():
+    """Plain values cannot make a cycle; a message holding a list or dict still can."""
+    built = _c(encode_batch([TMove(1, 2, 0.5, 1.0, 2.0), TTalk(1, 2, "hi", 3),
+                             TBlob(1, 2, b"", ["a"], {}, None), TLook(1, 2, -3, 4, 5)]))
+    assert [gc.is_tracked(m) for m in built] == [False, False, True, False]
+    cycle = built[2]
+    cycle.tags.append(cycle)
+    del built, cycle
+    assert gc.collect() >= 1
+
+
+def test_decode_batch_to_names_the_shared_address():
+    to = (20 << 48) | 7
+    same = [TMove(to, i, 0.0, 1.0, 2.0) for i in range(5)]
+    assert decode_batch_to(encode_batch(same)) == (same, to)
+    mixed = [*same, TMove(to + 1, 0, 0.0, 1.0, 2.0)]
+    assert decode_batch_to(encode_batch(mixed)) == (mixed, None)
+    assert decode_batch_to(encode_batch([])) == ([], None)
+    one, two = _int(0xcc, 1, 1), _int(0xcc, 2, 1)
+    widths = _batch([TID_COUNT, _int(0xcd, 300, 2), two, one], [TID_COUNT, _int(0xcf, 300, 8), two, one])
+    assert decode_batch_to(widths)[1] == 300                        # one address, written two ways
+    nested = [TSight(to, 1, TMove(3, 4, 0.0, 0.0, 0.0), [5]), TSight(to, 2, TMove(3, 4, 0.0, 0.0, 0.0), [])]
+    assert decode_batch_to(encode_batch(nested)) == (nested, to)    # the Python decoder's answer
+    with pytest.raises(DecodeError):
+        decode_batch_to(b"\x91\xc1")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(messages, max_size=8), st.sampled_from([0, 1, (20 << 48) | 7]))
+def test_decode_batch_to_agrees_with_the_messages(batch, to):
+    batch = [m.replace(to=to) if i % 2 else m for i, m in enumerate(batch)]
+    built, shared = decode_batch_to(encode_batch(batch), max_messages=1 << 20)
+    assert built == decode_batch(encode_batch(batch), max_messages=1 << 20)
+    addresses = {m.to for m in batch}
+    assert shared == (addresses.pop() if len(addresses) == 1 else None)
 
 
 # -- encoding ----------------------------------------------------------------
