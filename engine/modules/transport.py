@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 import zmq
 
-from engine.codec.binary import DecodeError, decode, decode_batch, encode_batch
+from engine.codec.binary import DecodeError, decode, decode_batch_to, encode_batch
 from engine.control import (
     DeliveryFailed,
     Directory,
@@ -246,8 +246,8 @@ class TransportModule(Module):
                 continue
             self.frames_in += 1
             try:
-                messages = decode_batch(payload, max_bytes=_MAX_BATCH_BYTES,
-                                        max_messages=_MAX_BATCH_MESSAGES)
+                messages, to = decode_batch_to(payload, max_bytes=_MAX_BATCH_BYTES,
+                                               max_messages=_MAX_BATCH_MESSAGES)
             except DecodeError as exc:
                 self.bad_frames += 1
                 self.log.warning("dropped a bad batch from %r: %s", identity[:16], exc)
@@ -258,13 +258,30 @@ class TransportModule(Module):
                 sender = messages[0][2] >> _NODE_SHIFT if messages else 0
             self._heard_from(sender, now, len(messages))
             budget -= len(messages)
-            self._deliver_locally(messages)
+            self._deliver_locally(messages, to)
 
-    def _deliver_locally(self, messages: list[Any]) -> None:
+    def _deliver_locally(self, messages: list[Any], to: int | None = None) -> None:
+        """Hand arrived messages on: to local receivers, to our own handlers, or count them lost.
+
+        ``to``, when given, is the address every message shares (the decoder
+        reports it): the usual batch then goes on with no pass over it.
+        """
         nid = self.node_id
         mine = self.guid
-        addresses = set(map(_to, messages))
-        if mine not in addresses and all(a >> _NODE_SHIFT == nid for a in addresses):
+        if to is not None:
+            local = to != mine and to >> _NODE_SHIFT == nid
+            pipe = self._route_cache.get(to) if local else None
+            if pipe is not None:  # send_many's own fast path, without its pass over the addresses
+                try:
+                    pipe.push_many(messages)
+                except PipeFullError as exc:
+                    self.undeliverable += 1
+                    self.log.error("a local receiver is not keeping up, messages lost: %s", exc)
+                return
+        else:
+            addresses = set(map(_to, messages))
+            local = mine not in addresses and all(a >> _NODE_SHIFT == nid for a in addresses)
+        if local:
             mail = messages  # the usual batch: all for local modules, none for the transport itself
         else:
             ours = [m for m in messages if m[1] >> _NODE_SHIFT == nid]

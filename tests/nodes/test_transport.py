@@ -132,3 +132,36 @@ def test_garbage_on_the_transport_port_is_dropped_and_the_node_goes_on():
     finally:
         rogue.close()
         ea.stop(), eb.stop()
+
+
+def test_each_arrived_batch_goes_to_its_receivers_or_is_counted_lost():
+    """One address (the usual batch), the transport itself, other nodes and mixes of them."""
+    import zmq
+
+    from engine.codec.binary import encode_batch
+
+    (ca, ea, ta, pa), (cb, eb, tb, pb) = _pair()
+    rogue = zmq.Context.instance().socket(zmq.DEALER)
+    rogue.setsockopt(zmq.LINGER, 0)
+    rogue.connect(ta.address)
+    elsewhere = module_guid(30, WellKnown.FIRST_FREE)
+    nobody = make(10, 0, int(WellKnown.FIRST_FREE) + 5)
+    try:
+        assert _pump([ea, eb], lambda: ta.peers()[20]["received"] > 0)
+        rogue.send(encode_batch([TTalk(pa.guid, pb.guid, f"a{i}") for i in range(20)]))
+        assert _pump([ea], lambda: len([m for m in pa.received if type(m) is TTalk]) == 20)
+        rogue.send(encode_batch([TTalk(elsewhere, pb.guid, "x")] * 7))
+        assert _pump([ea], lambda: ta.undeliverable == 7)
+        rogue.send(encode_batch([Ping(ta.guid, pb.guid, n, "p") for n in range(3)]))
+        assert _pump([ea, eb], lambda: len([m for m in pb.received if type(m) is Pong]) == 3)
+        rogue.send(encode_batch([TTalk(pa.guid, pb.guid, "b0"), Ping(ta.guid, pb.guid, 9, "q"),
+                                 TTalk(elsewhere, pb.guid, "x"), TTalk(nobody, pb.guid, "x"),
+                                 TTalk(pa.guid, pb.guid, "b1")]))
+        assert _pump([ea, eb], lambda: any(type(m) is Pong and m.serial == 9 for m in pb.received))
+        assert _pump([ea], lambda: ta.undeliverable == 9)
+        texts = [m.text for m in pa.received if type(m) is TTalk]
+        assert texts == [f"a{i}" for i in range(20)] + ["b0", "b1"]
+        assert ta.bad_frames == 0
+    finally:
+        rogue.close()
+        ea.stop(), eb.stop()
