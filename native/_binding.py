@@ -164,8 +164,11 @@ def aoi_update(pos: np.ndarray, alive: np.ndarray, view: np.ndarray, n: int,
                radii: np.ndarray, margins: np.ndarray, cell_size: float, grid: tuple[int, int],
                scratch: dict[str, np.ndarray], prev: tuple[np.ndarray, np.ndarray, int],
                new: tuple[np.ndarray, np.ndarray], enter: np.ndarray, leave: np.ndarray,
-               ) -> tuple[int, int, int]:
+               due: np.ndarray | None = None) -> tuple[int, int, int]:
     """One AOI tick in C; returns (visible total, enters, leaves).
+
+    ``due`` (uint8, >= n; None: every observer) names the observers to scan;
+    the others keep their previous row, less entities no longer alive.
 
     ``scratch`` holds ``grid_start`` (nx*ny+1), ``grid_ents``, ``grid_pos``
     (n x 2 float32), ``cell_tmp``, ``stamp`` (>= n each) and ``stamp_state`` (1). ``prev`` is (offsets,
@@ -182,6 +185,7 @@ def aoi_update(pos: np.ndarray, alive: np.ndarray, view: np.ndarray, n: int,
         _buf("pos", pos, np.float32, (None, 3), min_len=n),
         _buf("alive", alive, np.uint8, (None,), min_len=n),
         _buf("view", view, np.int8, (None,), min_len=n),
+        ffi.NULL if due is None else _buf("due", due, np.uint8, (None,), min_len=n),
         n,
         _buf("radii", radii, np.float64, (k,)),
         _buf("margins", margins, np.float64, (k,)),

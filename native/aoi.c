@@ -8,6 +8,10 @@
  * and for enter events) and "is it still visible?" (for leave events) are
  * single array reads: no sorting, no hashing. Stamps are indexed by grid
  * order, not entity index, so the scan reads them in sequence too.
+ *
+ * A caller that reads only some observers' views in a tick passes `due`:
+ * the others keep their previous row, less the entities no longer alive,
+ * without a scan (the grid is still built: due observers need all of it).
  */
 #include <stdlib.h>
 
@@ -193,7 +197,7 @@ static inline void scan_range(scan_state *sc, int32_t a, int32_t b, int32_t o, d
     sc->nkept = nkept;
 }
 
-int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view, int64_t n,
+int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view, const uint8_t *due, int64_t n,
                       const double *radii, const double *margins, int32_t nclasses,
                       double cell_size, const int32_t *grid,
                       int32_t *grid_start, int32_t *grid_ents, float *grid_pos, int32_t *cell_tmp,
@@ -233,6 +237,24 @@ int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view
                 if (nleave < leave_cap) {
                     leave[2 * nleave] = (int32_t)o;
                     leave[2 * nleave + 1] = prow[j];
+                }
+            }
+            new_off[o + 1] = (int32_t)(sc.nvis < new_cap ? sc.nvis : new_cap);
+            continue;
+        }
+        if (due && !due[o]) {
+            /* Not due this tick: the previous row (none: empty) stands, less the dead. */
+            for (int64_t j = 0; j < plen; j++) {
+                int32_t e = prow[j];
+                if (alive[e]) {
+                    if (sc.nvis < new_cap) new_ents[sc.nvis] = e;
+                    sc.nvis++;
+                } else {
+                    if (nleave < leave_cap) {
+                        leave[2 * nleave] = (int32_t)o;
+                        leave[2 * nleave + 1] = e;
+                    }
+                    nleave++;
                 }
             }
             new_off[o + 1] = (int32_t)(sc.nvis < new_cap ? sc.nvis : new_cap);

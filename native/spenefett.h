@@ -59,8 +59,12 @@ void sp_baseline_move(float *pos, float *vel, int64_t n, float dt, float max_spe
  * needed (call again with bigger buffers: the previous state is untouched).
  * Scratch: grid_start (nx*ny + 1), grid_ents (n), grid_pos (2n), cell_tmp (n), stamp (n),
  * stamp_state (1; keep it between calls together with stamp).
- * world = {cell_size}; grid = {nx, ny}. */
-int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view, int64_t n,
+ * world = {cell_size}; grid = {nx, ny}.
+ * due (n bytes, or NULL for all): a live observer with due[o] == 0 is not
+ * scanned; it keeps its previous row (empty if o >= prev_rows), less the
+ * entities no longer alive (which leave). For callers that read only some
+ * views each tick; hysteresis then holds between the ticks a row is scanned. */
+int64_t sp_aoi_update(const float *pos, const uint8_t *alive, const int8_t *view, const uint8_t *due, int64_t n,
                       const double *radii, const double *margins, int32_t nclasses,
                       double cell_size, const int32_t *grid,
                       int32_t *grid_start, int32_t *grid_ents, float *grid_pos, int32_t *cell_tmp,

@@ -7,7 +7,10 @@ hysteresis: an entity enters at ``radius`` and leaves beyond
 ``radius + margin``, so one standing on the border does not flicker.
 The result is a CSR table (``offsets``, ``entities``) of every observer's
 view plus enter and leave events, as (observer slot, entity slot) pairs
-grouped by ascending observer. An observer never sees itself.
+grouped by ascending observer. An observer never sees itself. A caller
+that reads only some views in a tick passes ``due`` and pays for the
+scans of those only; the others keep their previous view, less the
+entities gone.
 
 >>> from engine.spatial import SpatialTable, WorldConfig
 >>> cfg = WorldConfig(view_radii=(50,), margins=(5,))
@@ -106,9 +109,21 @@ class InterestGrid:
 
     # -- the tick ---------------------------------------------------------------
 
-    def update(self, table: SpatialTable) -> AoiEvents:
-        """Recompute every view from the table's positions; return the changes."""
+    def update(self, table: SpatialTable, due: np.ndarray | None = None) -> AoiEvents:
+        """Recompute the views from the table's positions; return the changes.
+
+        ``due`` (one bool or uint8 flag per table slot, ``table.n`` of them;
+        None: all) limits the scan to the observers whose views the caller
+        reads this tick: a caller that reads each view every few ticks need
+        not pay for the others. An observer not due keeps its previous view
+        (empty if it had none), less the entities no longer alive, which
+        leave. Hysteresis then holds between the updates that scan a view:
+        an entity beyond the radius but within the margin stays in a view
+        if it was in the view last scanned.
+        """
         n = table.n
+        if due is not None:
+            due = _due_flags(due, n)
         self._fit_scratch(n)
         if self._spare_off.shape[0] < n + 1:
             self._spare_off = np.zeros(max(n + 1, 2 * self._spare_off.shape[0]), np.int32)
@@ -118,7 +133,7 @@ class InterestGrid:
                     table.pos, table.alive, table.view, n, self._radii, self._margins,
                     self.config.cell_size, self.config.grid, self._scratch,
                     (self._off, self._ents, self._rows), (self._spare_off, self._spare_ents),
-                    self._enter, self._leave)
+                    self._enter, self._leave, due)
                 break
             except native.CapacityError as exc:
                 total, ne, nl = exc.needed
@@ -165,6 +180,17 @@ class InterestGrid:
             a = self._scratch[name]
             if a.shape[0] < n:
                 self._scratch[name] = np.zeros((max(n, 2 * a.shape[0], 1024),) + a.shape[1:], a.dtype)
+
+
+def _due_flags(due: object, n: int) -> np.ndarray:
+    """``due`` as the uint8 flags the C reads (no copy), or an error saying what is wrong with it."""
+    if not isinstance(due, np.ndarray):
+        raise TypeError(f"due must be a numpy array of bool or uint8, got {type(due).__name__}")
+    if due.dtype not in (np.bool_, np.uint8):
+        raise TypeError(f"due must have dtype bool or uint8, got {due.dtype}")
+    if due.shape != (n,):
+        raise ValueError(f"due must hold one flag per table slot, shape ({n},), got {due.shape}")
+    return np.ascontiguousarray(due).view(np.uint8)
 
 
 def _grown(a: np.ndarray, needed: int) -> np.ndarray:

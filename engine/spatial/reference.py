@@ -107,14 +107,16 @@ def move(pos: list[list[float]], vel: list[list[float]], alive: Sequence[int], c
 
 def aoi_update(pos: Sequence[Sequence[float]], alive: Sequence[int], view: Sequence[int],
                radii: Sequence[float], margins: Sequence[float], cell_size: float,
-               grid: Sequence[int], prev: Sequence[Sequence[int]],
+               grid: Sequence[int], prev: Sequence[Sequence[int]], due: Sequence[int] | None = None,
                ) -> tuple[list[list[int]], list[tuple[int, int]], list[tuple[int, int]]]:
     """One AOI tick like ``sp_aoi_update``: (rows, enter pairs, leave pairs).
 
     ``prev`` holds last tick's row of each slot (it may be shorter than
     ``pos``: newer slots had none). Each row lists the slots its observer
     sees; order within a row is unspecified, events come grouped by
-    ascending observer.
+    ascending observer. A live observer with a false ``due[o]`` is not
+    scanned: it keeps its previous row (none: empty), less the entities no
+    longer alive, which leave.
     """
     n = len(pos)
     nx, ny = grid
@@ -144,6 +146,10 @@ def aoi_update(pos: Sequence[Sequence[float]], alive: Sequence[int], view: Seque
         if not alive[o] or view[o] < 0:
             rows.append([])
             leave.extend((o, e) for e in before)
+            continue
+        if due is not None and not due[o]:
+            rows.append([e for e in before if alive[e]])
+            leave.extend((o, e) for e in before if not alive[e])
             continue
         was = set(before)
         k = view[o]

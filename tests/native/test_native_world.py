@@ -166,3 +166,67 @@ def test_set_positions_is_set_position_for_each(points):
     assert (one.pos == many.pos).all() and (one.cell == many.cell).all()
     with pytest.raises(ValueError, match="not finite"):
         many.set_positions(guids[:1], np.array([[np.nan, 0.0, 0.0]]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(scripts(), st.sampled_from([0, 1, 3, None]), st.data())
+def test_world_views_with_a_due_list_follow_the_reference(script, compact_min, data):
+    """Only the named observers (and the new ones) are scanned, across adds, removes and compaction."""
+    world = SpatialWorld(CFG, capacity=16, compact_min=compact_min)
+    live: set[int] = set()
+    views: dict[int, set[int]] = {}               # observer Guid -> Guids it saw after the last step
+    for ops in script:
+        added, removed = set(), set()
+        for op, g, x, y, klass in ops:
+            if op == "add" and g not in live | added | removed:  # a Guid is not reused within a tick
+                world.add(g, (x, y, 0), vel=(y - 100, x - 100, 0), view_class=klass)
+                added.add(g)
+            elif op == "remove" and g in live | added:
+                world.remove(g)
+                live.discard(g)
+                added.discard(g)
+                removed.add(g)
+            elif op == "vel" and g in live:
+                world.table.set_velocity(g, (x - 100, y - 100, 0))
+            elif op == "jump" and g in live:
+                world.table.set_position(g, (x, y, 0))
+        due = data.draw(st.sets(st.integers(1, 15)))
+        live |= added
+        result = world.step(0.25, np.array(sorted(due), np.uint64) if data.draw(st.booleans()) else due)
+        t = world.table
+        n = t.n
+        guids = t.guids[:n].tolist()
+        slot = {g: i for i, g in enumerate(guids) if g}
+        prev = [sorted(slot[e] for e in views.get(g, ())) for g in guids]
+        rows, enter, leave = reference.aoi_update(
+            t.pos[:n].tolist(), t.alive[:n].tolist(), t.view[:n].tolist(), CFG.view_radii, CFG.margins,
+            CFG.cell_size, CFG.grid, prev, [g in due or g in added for g in guids])
+        off, ents = world.aoi.csr()
+        assert [sorted(r) for r in rows] == [sorted(ents[off[o]: off[o + 1]].tolist()) for o in range(n)]
+        assert (sorted(enter), sorted(leave)) == (sorted(_pairs(result.events.enter)),
+                                                  sorted(_pairs(result.events.leave)))
+        views = {guids[o]: {guids[e] for e in rows[o]} for o in range(n) if rows[o]}
+
+
+def _pairs(a: np.ndarray) -> list[tuple[int, int]]:
+    return [tuple(p) for p in a.tolist()]
+
+
+def test_a_new_observer_is_scanned_once_even_when_not_due_and_after_a_failed_step():
+    world = SpatialWorld(CFG)
+    world.add(1, (10, 10, 0), view_class=0)
+    world.add(2, (20, 10, 0))
+    assert [[0, 1]] == world.step(0.0, due=[]).events.enter.tolist()   # new: its first view is made
+    world.add(3, (15, 10, 0), view_class=0)
+    world.table.vel[0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        world.step(0.1, due=[])
+    world.table.set_velocity(1, (0, 0, 0))
+    enter = world.step(0.1, due=[]).events.as_guids(world.table.guids)[0]
+    assert [[3, 1], [3, 2]] == enter.tolist()                           # 3 is still new after the failure
+    world.table.set_position(2, (150, 10, 0))
+    leave = world.step(0.1, due=[3]).events.as_guids(world.table.guids)[1]
+    assert [[3, 2]] == leave.tolist()                                   # 1 not due: 2 stays in its view
+    assert [1] == world.aoi.visible(world.table.slot(1)).tolist()
+    leave = world.step(0.1, due=[1]).events.as_guids(world.table.guids)[1]
+    assert [[1, 2]] == leave.tolist()
