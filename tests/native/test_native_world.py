@@ -227,6 +227,6 @@ def test_a_new_observer_is_scanned_once_even_when_not_due_and_after_a_failed_ste
     world.table.set_position(2, (150, 10, 0))
     leave = world.step(0.1, due=[3]).events.as_guids(world.table.guids)[1]
     assert [[3, 2]] == leave.tolist()                                   # 1 not due: 2 stays in its view
-    assert [1] == world.aoi.visible(world.table.slot(1)).tolist()
+    assert [2] == world.table.guids[world.aoi.visible(world.table.slot(1))].tolist()
     leave = world.step(0.1, due=[1]).events.as_guids(world.table.guids)[1]
     assert [[1, 2]] == leave.tolist()
