@@ -70,6 +70,8 @@ PLAYER_VIEW = 60.0
 NPC_VIEW = 30.0
 """Metres an NPC's brain is told about (view class 2; each class's own ``sight`` narrows it)."""
 VIEW_PLAYER, VIEW_DESIGNER, VIEW_NPC = 0, 1, 2
+SIGHT_SLACK = 0.01
+"""Metres by which float32 positions may round a distance (perception's candidates allow for it)."""
 TALK_RANGE = 20.0
 TOUCH_REACH = 3.0
 ATTACK_COOLDOWN = 1.0
@@ -226,6 +228,10 @@ class World:
         self._intents_dirty: set[int] = set()
         self._respawns: list[tuple[float, str, tuple[float, float], str]] = []
         self._scene_sent = False
+        self._perceivers: list[set[int]] = [set() for _ in range(PERCEIVE_EVERY)]
+        """NPCs with an AOI view (a brain when spawned) by perception tick, whose sight is within it."""
+        self._far_sighted: set[int] = set()
+        """NPCs with an AOI view whose sight reaches its radius: their views are scanned every tick."""
         self._watched: set[int] = set()
         """Bodies some player saw in the last full cycle of view recomputations."""
         self._watching_arrays: list[np.ndarray] = []
@@ -369,6 +375,8 @@ class World:
         if body is None:
             return
         self._player_bodies.pop(guid, None)
+        self._perceivers[guid % PERCEIVE_EVERY].discard(guid)
+        self._far_sighted.discard(guid)
         for observer in self._players():  # gone from every view at once, not at the next recomputation
             if guid in observer.seen:
                 observer.seen.discard(guid)
@@ -389,6 +397,11 @@ class World:
         self.bodies[body.guid] = body
         if body.kind == "player":
             self._player_bodies[body.guid] = body
+        elif view == VIEW_NPC:
+            if _far_sighted(float(body.props.get("sight", NPC_VIEW))):
+                self._far_sighted.add(body.guid)
+            else:
+                self._perceivers[body.guid % PERCEIVE_EVERY].add(body.guid)
         if body.wid:
             self.by_wid[body.wid] = body.guid
         body.container = self.stage.container_at(body.pos[0], body.pos[1])
@@ -1052,7 +1065,7 @@ class World:
                 row_objs = np.empty(len(row_list), object)
                 for k, i in enumerate(order.tolist()):
                     row_objs[k] = row_list[i]
-        self.spatial.step(0.0)
+        self.spatial.step(0.0, due=self._views_read())
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
         hidden, indoors = self._hidden_and_indoors(players)
@@ -1131,6 +1144,27 @@ class World:
             arrays, self._watching_arrays = self._watching_arrays, []
             self._watched = set(np.unique(np.concatenate(arrays)).tolist()) if arrays else set()
         self._moved = set()
+
+    def _views_read(self) -> list[int]:
+        """Guids of the observers whose AOI views are scanned this tick; the others keep theirs.
+
+        Every player's: a view keeps what is still within the margin of
+        what it held the tick before, so it must be followed every tick to
+        come out the same when it is read. With an AI node, the NPCs that
+        may perceive this tick: an NPC whose sight (plus SIGHT_SLACK) lies
+        within its AOI radius is never told of what only the margin kept,
+        so the other ticks need no scan; one whose sight reaches the
+        radius (a wolf's 30 m, the trader's 40 m) is scanned every tick.
+        If a designer raises an NPC's sight past the radius, perception
+        finds it out and it is scanned every tick from then on; until the
+        margin has caught up, it may not be told of a body 30-35 m away
+        that its view would have kept had it been scanned all along.
+        """
+        due = list(self._player_bodies)
+        if self.ai is not None:
+            due += self._far_sighted
+            due += self._perceivers[self.tick_no % PERCEIVE_EVERY]
+        return due
 
     def _hidden_and_indoors(self, players: list[Body]) -> tuple[set[int], set[int]]:
         """Bodies players never see (markers, the dead waiting to rise), and bodies in a room.
@@ -1259,7 +1293,10 @@ class World:
         sight = np.fromiter((float(b.props.get("sight", NPC_VIEW)) for b in due), np.float64, len(due))
         pos = table.pos
         d = pos[e, :2].astype(np.float64) - pos[slots[owner], :2]
-        near = (d * d).sum(axis=1) <= (sight[owner] + 0.01) ** 2  # float32 positions: exact test below
+        near = (d * d).sum(axis=1) <= (sight[owner] + SIGHT_SLACK) ** 2  # float32 positions: exact test below
+        for i in np.flatnonzero(_far_sighted(sight)).tolist():  # a designer may have raised it
+            self._perceivers[due[i].guid % PERCEIVE_EVERY].discard(due[i].guid)
+            self._far_sighted.add(due[i].guid)
         e, owner = e[near], owner[near]
         found = guids[e].tolist()
         cuts = np.searchsorted(owner, np.arange(len(due) + 1)).tolist()
@@ -1327,6 +1364,16 @@ class World:
             "ai_driving": self._ai_driving,
             **self.counts,
         }
+
+
+def _far_sighted(sight: Any) -> Any:
+    """Whether an NPC of this sight (a float or an array) may be told of bodies beyond its AOI radius.
+
+    The same sum as perception's candidate test: an NPC that is not
+    far-sighted is told only of bodies within the radius, where
+    hysteresis plays no part.
+    """
+    return sight + SIGHT_SLACK > NPC_VIEW
 
 
 def player_stats(character: Character) -> dict[str, Any]:

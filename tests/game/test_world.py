@@ -1,7 +1,9 @@
 """The World's rules with real ObjectSpaces and messages, no sockets (tests/game/region.py)."""
 
 import math
+import random
 
+import pytest
 from region import PhysicalRegion, Region
 
 from gamelogic.character import MAX_HEALTH, Character
@@ -175,6 +177,82 @@ def test_the_same_inputs_give_the_same_messages():
         return [tuple(m) for m in r.out]
 
     assert run() == run()
+
+
+def test_views_scanned_only_when_read_give_the_same_messages():
+    """The World has the AOI scan only the views it reads each tick: the messages of a scan of every view."""
+
+    def run(scan_all):
+        r = Region(seed=4, ai=12345)
+        world = r.world
+        if scan_all:
+            world._views_read = lambda: None  # the reference: SpatialWorld.step scans every observer
+        rnd = random.Random(7)
+
+        def anywhere():
+            return (rnd.uniform(0.0, 200.0), rnd.uniform(0.0, 200.0))
+
+        for _ in range(120):
+            r.npc(rnd.choice(["pig", "pig", "pig", "wolf"]), anywhere())
+        r.npc("trader", (100.0, 60.0))  # sees 40 m, beyond the NPC view radius
+        players = [r.player(f"P{i}", anywhere(), designer=i == 0) for i in range(25)]
+        for tick in range(150):
+            poses = []
+            for b in list(world.bodies.values()):
+                if b.physical and rnd.random() < 0.8:
+                    step = 6.0 if rnd.random() < 0.05 else 0.4  # now and then a jump
+                    x = min(max(b.pos[0] + rnd.uniform(-step, step), 0.0), 200.0)
+                    y = min(max(b.pos[1] + rnd.uniform(-step, step), 0.0), 200.0)
+                    poses.append([b.guid, x, y, b.pos[2]])
+            world.on_poses(poses)
+            npcs = sorted(g for g, b in world.bodies.items() if b.kind == "npc")
+            if rnd.random() < 0.3:
+                world.remove(rnd.choice(npcs))
+            if rnd.random() < 0.3:
+                r.npc(rnd.choice(["pig", "wolf"]), anywhere())
+            if rnd.random() < 0.05:
+                world.remove(players.pop(rnd.randrange(1, len(players))).guid)
+                players.append(r.player(f"Q{tick}", anywhere()))
+            r.tick()
+        off, ents = world.spatial.aoi.csr()
+        guids = world.spatial.table.guids
+        views = {int(guids[o]): set(guids[ents[off[o] : off[o + 1]]].tolist()) for o in range(len(off) - 1)}
+        return r.out, views
+
+    (every, all_views), (read, read_views) = run(True), run(False)
+    assert {Sight, Disappear, Moves, Perceive} <= {type(m) for m in every}
+    assert len(every) > 5000 and [tuple(m) for m in every] == [tuple(m) for m in read]
+    assert all_views != read_views  # the views no one read were not scanned
+
+
+@pytest.mark.parametrize(("cls", "walker", "edited"), [("trader", "pig", False), ("pig", "wolf", True)])
+def test_an_npc_that_sees_past_its_view_radius_is_told_what_the_margin_keeps(cls, walker, edited):
+    """The trader sees 40 m, beyond the NPC view radius (30 m, 5 m margin), and so may a designer's pig.
+
+    Such an NPC's view follows every tick, as if every view were scanned every tick.
+    """
+
+    def told(scan_all):
+        r = Region(ai=12345)
+        if scan_all:
+            r.world._views_read = lambda: None
+        npc = r.npc(cls, (150.0, 40.0))
+        other = r.npc(walker, (150.0, 76.0))  # 36 m away: beyond radius and margin
+        r.player("Ann", (150.0, 30.0))  # the NPC is watched: it perceives every PERCEIVE_EVERY ticks
+        if edited:
+            npc.props["sight"] = 40.0  # what a designer's Set does
+        r.tick(2 * VIEW_EVERY * PERCEIVE_EVERY)
+        while r.tick_no % PERCEIVE_EVERY != (npc.guid + 1) % PERCEIVE_EVERY:
+            r.tick()  # just after its perception
+        r.world.teleport(other.guid, 150.0, 69.5)  # within 30 m...
+        r.tick()
+        r.world.teleport(other.guid, 150.0, 73.0)  # ...and back to 33 m before it perceives again
+        r.take()
+        r.tick(PERCEIVE_EVERY - 1)
+        (seen,) = [row[8] for m in r.take(Perceive) for row in m.npcs if row[0] == npc.guid]
+        return other.guid in [row[0] for row in seen]
+
+    assert told(scan_all=True) and told(scan_all=False)
 
 
 # -- with physics ------------------------------------------------------------------------------------
