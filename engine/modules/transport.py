@@ -28,6 +28,7 @@ tick loops included, for metrics).
 from __future__ import annotations
 
 import contextlib
+import select
 from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any
@@ -103,6 +104,10 @@ class TransportModule(Module):
         """The endpoint this node listens on (known after start)."""
         self._context: zmq.Context | None = None
         self._router: zmq.Socket | None = None
+        self._wakeup: Any = None
+        """A poll object on the router's ZMQ_FD: readable when ZeroMQ has news for the socket."""
+        self._drained = False
+        """True when the last read found the router empty, so only news on its FD can change that."""
         self._peers: dict[int, _Peer] = {}
         self._outgoing: dict[int, list[Any]] = {}
         self._unknown: dict[int, tuple[float, list[Any]]] = {}
@@ -122,6 +127,9 @@ class TransportModule(Module):
         router.setsockopt(zmq.RCVHWM, 100_000)
         router.bind(self.listen)
         self._router = router
+        if hasattr(select, "poll"):
+            self._wakeup = select.poll()
+            self._wakeup.register(router.getsockopt(zmq.FD), select.POLLIN)
         self.address = router.getsockopt(zmq.LAST_ENDPOINT).decode()
         now = self._now()
         for node, address in self._static_peers.items():
@@ -138,6 +146,7 @@ class TransportModule(Module):
         for peer in self._peers.values():
             if peer.socket is not None:
                 peer.socket.close(linger=200)
+        self._wakeup = None
         if self._router is not None:
             self._router.close(linger=0)
         self._peers.clear()
@@ -230,9 +239,25 @@ class TransportModule(Module):
         self._check_liveness(now)
 
     def _poll(self, now: float) -> None:
+        """Read and deliver the batches that arrived, up to the tick's budget.
+
+        ZeroMQ makes the router's ZMQ_FD readable whenever it has news for the
+        socket, among them "a peer's empty pipe has messages again". A read
+        that finds the router empty has taken all the news, so until the FD
+        is readable again there is nothing to read: an idle tick then costs
+        one poll(2) (about 0.4 us) instead of a failed recv (two system calls
+        and a Python exception, about 4 us), which is most of an idle tick.
+        A read stopped by the budget leaves the flag down and reads again.
+        After each batch, ZMQ_EVENTS (about 1.4 us) says whether another is
+        there, so a busy tick does not end on a failed recv either.
+        """
         router = self._router
         if router is None:
             return
+        if self._drained and self._wakeup is not None and not self._wakeup.poll(0):
+            return  # nothing came since the router was found empty (one poll(2), not a failed recv)
+        self._drained = False
+        events = router.getsockopt
         budget = self.max_messages_per_tick
         for _ in range(_MAX_FRAMES_PER_TICK):
             if budget <= 0:
@@ -240,6 +265,7 @@ class TransportModule(Module):
             try:
                 identity, payload = router.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
+                self._drained = True
                 return
             except ValueError:  # not two parts: a stranger speaking to our port
                 self.bad_frames += 1
@@ -259,6 +285,9 @@ class TransportModule(Module):
             self._heard_from(sender, now, len(messages))
             budget -= len(messages)
             self._deliver_locally(messages, to)
+            if not events(zmq.EVENTS) & zmq.POLLIN:
+                self._drained = True  # as a failed recv would have found: every pipe empty
+                return
 
     def _deliver_locally(self, messages: list[Any], to: int | None = None) -> None:
         """Hand arrived messages on: to local receivers, to our own handlers, or count them lost.
@@ -358,7 +387,7 @@ class TransportModule(Module):
             self.frames_out += 1
 
     def _check_liveness(self, now: float) -> None:
-        for node, (first, held) in list(self._unknown.items()):
+        for node, (first, held) in list(self._unknown.items()) if self._unknown else ():
             if now - first > self.dead_after:
                 del self._unknown[node]
                 self._fail(held, f"node {node} is not in the directory")

@@ -165,3 +165,18 @@ def test_each_arrived_batch_goes_to_its_receivers_or_is_counted_lost():
     finally:
         rogue.close()
         ea.stop(), eb.stop()
+
+
+def test_what_the_tick_budget_left_in_zeromq_is_read_on_later_ticks():
+    """Batches held back by max_messages_per_tick arrive with nothing new on the wire."""
+    (ca, ea, ta, pa), (cb, eb, tb, pb) = _pair(max_messages_per_tick=10)
+    try:
+        assert _pump([ea, eb], lambda: ta.peers()[20]["received"] > 0)
+        for i in range(5):
+            pb.send_many([TTalk(pa.guid, pb.guid, f"{i}.{j}") for j in range(10)])
+            eb.tick_once()
+        assert _pump([ea], lambda: len([m for m in pa.received if type(m) is TTalk]) == 50)
+        texts = [m.text for m in pa.received if type(m) is TTalk]
+        assert texts == [f"{i}.{j}" for i in range(5) for j in range(10)]
+    finally:
+        ea.stop(), eb.stop()
