@@ -134,6 +134,28 @@ def test_garbage_on_the_transport_port_is_dropped_and_the_node_goes_on():
         ea.stop(), eb.stop()
 
 
+def test_a_message_of_several_parts_is_dropped_whole_and_the_next_one_is_read():
+    """Our peers send one part; a stranger's extra parts must not shift the framing."""
+    import zmq
+
+    from engine.codec.binary import encode_batch
+
+    (ca, ea, ta, pa), (cb, eb, tb, pb) = _pair()
+    rogue = zmq.Context.instance().socket(zmq.DEALER)
+    rogue.setsockopt(zmq.LINGER, 0)
+    rogue.connect(ta.address)
+    try:
+        good = encode_batch([TTalk(pa.guid, pb.guid, "after the bad one")])
+        rogue.send_multipart([good, good, b"third part"])
+        rogue.send(good)
+        assert _pump([ea], lambda: any(getattr(m, "text", "") == "after the bad one" for m in pa.received))
+        assert ta.bad_frames == 1
+        assert [m.text for m in pa.received if type(m) is TTalk] == ["after the bad one"]
+    finally:
+        rogue.close()
+        ea.stop(), eb.stop()
+
+
 def test_each_arrived_batch_goes_to_its_receivers_or_is_counted_lost():
     """One address (the usual batch), the transport itself, other nodes and mixes of them."""
     import zmq
