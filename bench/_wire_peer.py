@@ -1,13 +1,17 @@
 """The far end of ``python -m bench wire``: a node that counts or echoes, in its own process.
 
 It ticks back to back (no sleeping between ticks) so the figures measure the
-transport, not the tick period. It prints one JSON line when done.
+transport, not the tick period. With ``--yield`` it gives up its core between
+ticks (``sched_yield``), as a real node's sleep between ticks does: two
+processes spinning on a 2-core machine otherwise keep ZeroMQ's I/O threads,
+which move every message, waiting for a core. It prints one JSON line when done.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from operator import countOf
@@ -60,6 +64,10 @@ def build_node(node_id: int, listen: str, peers: dict[int, str]) -> tuple[Engine
     return engine, transport, counter
 
 
+def _stay() -> None:
+    """Spin straight into the next tick."""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--node", type=int, required=True)
@@ -68,14 +76,18 @@ def main() -> int:
     parser.add_argument("--peer", required=True)
     parser.add_argument("--expect", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--yield", dest="yield_cpu", action="store_true",
+                        help="give up the core between ticks (sched_yield)")
     args = parser.parse_args()
     engine, transport, counter = build_node(args.node, args.listen, {args.peer_node: args.peer})
     engine.start()
     tune_for_server()
     print(json.dumps({"ready": True}), flush=True)
     end = time.perf_counter() + args.seconds
+    pause = os.sched_yield if args.yield_cpu else _stay
     while time.perf_counter() < end:
         engine.tick_once()
+        pause()
         if args.expect and counter.count >= args.expect:  # type: ignore[attr-defined]
             break
     result = {"count": counter.count, "first": counter.first, "last": counter.last,
