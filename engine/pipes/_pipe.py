@@ -138,8 +138,7 @@ class Pipe:
     def push_many(self, messages: list[Any]) -> None:
         """Push a list in order: one bound check for all of it when the pipe has no filters."""
         if self._filters:
-            for m in messages:
-                self._push_filtered(m)
+            self._push_many_filtered(messages)
             return
         items = self._items
         if len(items) + len(messages) > self.bound:
@@ -148,6 +147,27 @@ class Pipe:
             raise PipeFullError(f"pipe {self.name} is full ({self.bound} messages undrained); "
                                 f"{len(messages) - max(room, 0)} of {len(messages)} refused")
         items.extend(messages)
+
+    def _push_many_filtered(self, messages: list[Any]) -> None:
+        """``_push_filtered`` for each message, in one loop: a network module pushes a
+        client's every message through the client filter, and a call per message
+        was a tenth of that."""
+        items, held, filters, bound = self._items, self._held, self._filters, self.bound
+        for message in messages:
+            if len(items) + len(held) >= bound:
+                raise PipeFullError(f"pipe {self.name} is full ({bound} messages undrained)")
+            for f in filters:
+                verdict = f(message)
+                if verdict is None:
+                    self._dropped += 1
+                    break
+                if type(verdict) is Delay:
+                    self._delayed += 1
+                    held.append((self._now() + verdict.ticks, verdict.message))
+                    break
+                message = verdict
+            else:
+                items.append(message)
 
     def drain(self, tick: int) -> list[Any]:
         """Every message due at ``tick``: held ones now due first, then the rest, FIFO."""

@@ -84,6 +84,37 @@ def test_delayed_messages_arrive_before_later_immediate_ones():
     assert ["slow", "fast"] == pipe.drain(1)
 
 
+def _filtered_pipe(bound: int, tick: list[int]) -> Pipe:
+    """Drops multiples of 3, holds multiples of 5 for a tick, rewrites odd numbers."""
+    return Pipe("a", "b", bound=bound, now=lambda: tick[0], filters=[
+        lambda m: None if m % 3 == 0 else m,
+        lambda m: Delay(1, m) if m % 5 == 0 else m,
+        lambda m: -m if m % 2 else m])
+
+
+@given(st.lists(st.lists(st.integers(1, 60), max_size=12), max_size=6), st.integers(1, 20))
+def test_push_many_through_filters_is_pushing_one_at_a_time(rounds, bound):
+    """The same delivered, dropped, delayed and refused, batch by batch as message by message."""
+    tick = [0]
+    one, many = _filtered_pipe(bound, tick), _filtered_pipe(bound, tick)
+    for t, batch in enumerate(rounds):
+        tick[0] = t
+        refused_one = refused_many = None
+        try:
+            for m in batch:
+                one.push(m)
+        except PipeFullError as exc:
+            refused_one = str(exc)
+        try:
+            many.push_many(batch)
+        except PipeFullError as exc:
+            refused_many = str(exc)
+        assert refused_one == refused_many
+        assert one.drain(t) == many.drain(t)
+    s1, s2 = one.stats(), many.stats()
+    assert (s1.sent, s1.dropped, s1.delayed, s1.delivered) == (s2.sent, s2.dropped, s2.delayed, s2.delivered)
+
+
 def test_stats_track_depth_and_peak():
     pipe = Pipe("a", "b")
     for i in range(5):
