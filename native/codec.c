@@ -424,6 +424,81 @@ PyDoc_STRVAR(decode_batch_to_doc,
 "if they differ, or the batch is empty. A receiver routing a batch for one\n"
 "address then needs no pass over the messages.");
 
+/* The schema table from args[0..5] (tids, arity, at, schema, classes, tid_objects); 0 with an
+ * error set if it is malformed. */
+static int parse_table(PyObject *const *args, table *t, PyObject **classes, PyObject **tid_objects)
+{
+    Py_ssize_t n_arity, n_at;
+    if (!get_table_buffer(args[0], "tids", 8, (const void **)&t->tids, &t->ntypes)
+        || !get_table_buffer(args[1], "arity", 4, (const void **)&t->arity, &n_arity)
+        || !get_table_buffer(args[2], "at", 4, (const void **)&t->at, &n_at)
+        || !get_table_buffer(args[3], "schema", 1, (const void **)&t->schema, &t->schema_len))
+        return 0;
+    *classes = args[4];
+    *tid_objects = args[5];
+    if (!PyTuple_Check(*classes) || !PyTuple_Check(*tid_objects)
+        || PyTuple_GET_SIZE(*classes) != t->ntypes || PyTuple_GET_SIZE(*tid_objects) != t->ntypes
+        || n_arity != t->ntypes || n_at != t->ntypes + 1
+        || (t->ntypes > 0 && (t->at[t->ntypes] > t->schema_len || t->at[0] < 0))) {
+        PyErr_SetString(PyExc_ValueError, "the schema table's parts do not agree");
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < t->ntypes; i++) {
+        PyObject *c = PyTuple_GET_ITEM(*classes, i);
+        if (!PyType_Check(c) || !PyType_IsSubtype((PyTypeObject *)c, &PyTuple_Type)
+            || t->at[i] > t->at[i + 1]) {
+            PyErr_SetString(PyExc_ValueError, "classes must be tuple subclasses and at ascending");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The batch in [p, end) as a list; NULL (an error may be set: the caller
+ * clears it) if not proven. With to_out, *to_out is the `to` all messages
+ * share (borrowed, NULL if they differ); with frm, every message's frm
+ * (item 2) is replaced by it after its own was checked. */
+static PyObject *decode_region(const uint8_t *p, const uint8_t *end, const table *t, PyObject *classes,
+                               PyObject *tid_objects, Py_ssize_t max_messages, PyObject *frm,
+                               PyObject **to_out)
+{
+    reader r = {p, end, 0};
+    PyObject *out = NULL, *to = NULL;
+    int to_differs = 0;
+    int64_t n = array_len(&r);
+    if (n < 0 || n > max_messages || n > r.end - r.p) return NULL;
+    batch_state st;
+    memset(&st, 0, sizeof st);
+    st.index = -1;
+    out = PyList_New((Py_ssize_t)n);
+    for (int64_t m = 0; out != NULL && m < n; m++) {
+        PyObject *message = read_message(&r, t, classes, tid_objects, &st);
+        if (message == NULL) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, (Py_ssize_t)m, message);
+        if (frm != NULL) {
+            if (PyTuple_GET_SIZE(message) < 3) { Py_CLEAR(out); break; }  /* no frm to replace */
+            PyObject *old = PyTuple_GET_ITEM(message, 2);
+            Py_INCREF(frm);
+            PyTuple_SET_ITEM(message, 2, frm);
+            if (st.memo[1].obj == old) st.memo[1].obj = NULL;  /* the memo borrowed it: no longer held */
+            Py_DECREF(old);
+        }
+        if (to_out == NULL || to_differs) continue;
+        /* the memo hands out one int for one encoding: `is` settles nearly every message */
+        PyObject *its = PyTuple_GET_SIZE(message) > 1 ? PyTuple_GET_ITEM(message, 1) : NULL;
+        if (m == 0) to = its;
+        else if (its != to) {
+            int same = its != NULL && to != NULL ? PyObject_RichCompareBool(its, to, Py_EQ) : 0;
+            if (same < 0) { Py_CLEAR(out); break; }
+            to_differs = !same;
+        }
+    }
+    if (out != NULL && r.p != r.end) Py_CLEAR(out);  /* trailing bytes */
+    if (out != NULL && to_out != NULL)
+        *to_out = to_differs || to == NULL || !PyLong_CheckExact(to) ? NULL : to;
+    return out;
+}
+
 /* Decode a batch; with to_out, also set *to_out to the `to` all messages share
  * (borrowed, NULL if they differ). NULL (no error set) if not proven. */
 static PyObject *decode(PyObject *const *args, Py_ssize_t nargs, const char *name, PyObject **to_out)
@@ -433,66 +508,19 @@ static PyObject *decode(PyObject *const *args, Py_ssize_t nargs, const char *nam
         return NULL;
     }
     table t;
-    Py_ssize_t n_arity, n_at;
-    if (!get_table_buffer(args[1], "tids", 8, (const void **)&t.tids, &t.ntypes)
-        || !get_table_buffer(args[2], "arity", 4, (const void **)&t.arity, &n_arity)
-        || !get_table_buffer(args[3], "at", 4, (const void **)&t.at, &n_at)
-        || !get_table_buffer(args[4], "schema", 1, (const void **)&t.schema, &t.schema_len))
-        return NULL;
-    PyObject *classes = args[5], *tid_objects = args[6];
-    if (!PyTuple_Check(classes) || !PyTuple_Check(tid_objects)
-        || PyTuple_GET_SIZE(classes) != t.ntypes || PyTuple_GET_SIZE(tid_objects) != t.ntypes
-        || n_arity != t.ntypes || n_at != t.ntypes + 1
-        || (t.ntypes > 0 && (t.at[t.ntypes] > t.schema_len || t.at[0] < 0))) {
-        PyErr_SetString(PyExc_ValueError, "the schema table's parts do not agree");
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < t.ntypes; i++) {
-        PyObject *c = PyTuple_GET_ITEM(classes, i);
-        if (!PyType_Check(c) || !PyType_IsSubtype((PyTypeObject *)c, &PyTuple_Type)
-            || t.at[i] > t.at[i + 1]) {
-            PyErr_SetString(PyExc_ValueError, "classes must be tuple subclasses and at ascending");
-            return NULL;
-        }
-    }
+    PyObject *classes, *tid_objects;
+    if (!parse_table(args + 1, &t, &classes, &tid_objects)) return NULL;
     Py_ssize_t max_messages = PyLong_AsSsize_t(args[7]);
     if (max_messages == -1 && PyErr_Occurred()) return NULL;
 
     Py_buffer view;
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
-    reader r = {(const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len, 0};
-    PyObject *out = NULL, *to = NULL;
-    int to_differs = 0;
-    int64_t n = array_len(&r);
-    if (n >= 0 && n <= max_messages && n <= r.end - r.p) {
-        batch_state st;
-        memset(&st, 0, sizeof st);
-        st.index = -1;
-        out = PyList_New((Py_ssize_t)n);
-        for (int64_t m = 0; out != NULL && m < n; m++) {
-            PyObject *message = read_message(&r, &t, classes, tid_objects, &st);
-            if (message == NULL) { Py_CLEAR(out); break; }
-            PyList_SET_ITEM(out, (Py_ssize_t)m, message);
-            if (to_out == NULL || to_differs) continue;
-            /* the memo hands out one int for one encoding: `is` settles nearly every message */
-            PyObject *its = PyTuple_GET_SIZE(message) > 1 ? PyTuple_GET_ITEM(message, 1) : NULL;
-            if (m == 0) to = its;
-            else if (its != to) {
-                int same = its != NULL && to != NULL ? PyObject_RichCompareBool(its, to, Py_EQ) : 0;
-                if (same < 0) { Py_CLEAR(out); break; }
-                to_differs = !same;
-            }
-        }
-        if (out != NULL && r.p != r.end) Py_CLEAR(out);  /* trailing bytes */
-    }
+    const uint8_t *p = (const uint8_t *)view.buf;
+    PyObject *out = decode_region(p, p + view.len, &t, classes, tid_objects, max_messages, NULL, to_out);
     PyBuffer_Release(&view);
-    if (out == NULL) {
-        /* Not proven: whatever went wrong (bad bytes, bad UTF-8, an unhashable
-         * key, even memory) is the Python decoder's to report. */
-        PyErr_Clear();
-        return NULL;
-    }
-    if (to_out != NULL) *to_out = to_differs || to == NULL || !PyLong_CheckExact(to) ? NULL : to;
+    /* Not proven: whatever went wrong (bad bytes, bad UTF-8, an unhashable
+     * key, even memory) is the Python decoder's to report. */
+    if (out == NULL) PyErr_Clear();
     return out;
 }
 
@@ -516,6 +544,73 @@ static PyObject *decode_batch_to(PyObject *self, PyObject *const *args, Py_ssize
     PyObject *pair = PyTuple_Pack(2, out, to != NULL ? to : Py_None);
     Py_DECREF(out);
     return pair;
+}
+
+PyDoc_STRVAR(decode_frames_doc,
+"decode_frames(tids, arity, at, schema, classes, tid_objects, data, pos, frame_type,\n"
+"              max_frame_bytes, max_messages, max_frames, frm) -> (list of lists, pos)\n\n"
+"The batches of the whole frames at data[pos:], each a 4-byte big-endian length\n"
+"(counting the type byte), a type byte equal to frame_type and a msgpack batch,\n"
+"and the offset after the last one decoded. It stops before the first frame it\n"
+"cannot prove: another type, a length under 2 or over max_frame_bytes, a partial\n"
+"frame, a batch decode_batch would not prove, or after max_frames. With frm not\n"
+"None, each message's frm is replaced by it once its own was checked. The table\n"
+"comes first so that a caller can bind it once (functools.partial).\n\n"
+"A server reading a client's whole MESSAGES frames, the usual read, then makes\n"
+"one call for all of them: their checks, their messages and the stamp of the\n"
+"sender, where Python would slice, check and stamp each.");
+
+static PyObject *decode_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 13) {
+        PyErr_SetString(PyExc_TypeError, "decode_frames takes 13 arguments");
+        return NULL;
+    }
+    table t;
+    PyObject *classes, *tid_objects;
+    if (!parse_table(args, &t, &classes, &tid_objects)) return NULL;
+    Py_ssize_t pos = PyLong_AsSsize_t(args[7]);
+    long frame_type = PyLong_AsLong(args[8]);
+    Py_ssize_t max_frame_bytes = PyLong_AsSsize_t(args[9]);
+    Py_ssize_t max_messages = PyLong_AsSsize_t(args[10]);
+    Py_ssize_t max_frames = PyLong_AsSsize_t(args[11]);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *frm = args[12] == Py_None ? NULL : args[12];
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "pos must not be negative");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[6], &view, PyBUF_SIMPLE) < 0) return NULL;
+    const uint8_t *base = (const uint8_t *)view.buf;
+    Py_ssize_t len = view.len;
+    PyObject *batches = PyList_New(0);
+    if (batches == NULL) { PyBuffer_Release(&view); return NULL; }
+    while (len - pos > 5 && PyList_GET_SIZE(batches) < max_frames) {
+        uint64_t length = be(base + pos, 4);
+        if (base[pos + 4] != frame_type || length < 2 || (int64_t)length > max_frame_bytes
+            || (int64_t)length > len - pos - 4)
+            break;
+        const uint8_t *start = base + pos + 5, *stop = base + pos + 4 + length;
+        PyObject *batch = decode_region(start, stop, &t, classes, tid_objects, max_messages, frm, NULL);
+        if (batch == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_MemoryError)) goto fail;
+            PyErr_Clear();  /* not proven: the caller's careful path names the problem */
+            break;
+        }
+        int appended = PyList_Append(batches, batch);
+        Py_DECREF(batch);
+        if (appended < 0) goto fail;
+        pos += 4 + (Py_ssize_t)length;
+    }
+    PyBuffer_Release(&view);
+    PyObject *result = Py_BuildValue("(Nn)", batches, pos);
+    return result;
+fail:
+    PyBuffer_Release(&view);
+    Py_DECREF(batches);
+    return NULL;
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -680,6 +775,7 @@ static PyObject *encode_batch(PyObject *self, PyObject *messages)
 static PyMethodDef methods[] = {
     {"decode_batch", (PyCFunction)(void (*)(void))decode_batch, METH_FASTCALL, decode_batch_doc},
     {"decode_batch_to", (PyCFunction)(void (*)(void))decode_batch_to, METH_FASTCALL, decode_batch_to_doc},
+    {"decode_frames", (PyCFunction)(void (*)(void))decode_frames, METH_FASTCALL, decode_frames_doc},
     {"encode_batch", (PyCFunction)encode_batch, METH_O, encode_batch_doc},
     {NULL, NULL, 0, NULL}
 };

@@ -26,6 +26,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from operator import itemgetter
 from typing import Any
@@ -50,6 +51,10 @@ try:
     from native._codec import decode_batch_to as _decode_batch_to
 except ImportError:  # built before native/codec.c existed: the two-step path still works
     _decode_batch = _decode_batch_to = None
+try:
+    from native._codec import decode_frames as _decode_frames
+except ImportError:  # built before decode_frames: every frame takes the caller's careful path
+    _decode_frames = None
 
 
 def shared_to(messages: list[Message]) -> int | None:
@@ -136,6 +141,21 @@ class NativeBatchChecker:
             return _decode_batch_to(data, *self._build_table, max_messages)
         messages = self.decode_proven(data, max_messages)
         return None if messages is None else (messages, shared_to(messages))
+
+    def frames_call(self) -> Callable[..., tuple[list[list[Message]], int]] | None:
+        """The C frame decoder with this table bound (see :func:`engine.codec.binary.decode_frames`).
+
+        Positional arguments: ``(data, pos, frame_type, max_frame_bytes,
+        max_messages, max_frames, frm)``. The call is built from the table as
+        it is now: a class registered later is not in it, so its frames stop
+        the C decoder and take the caller's careful (Python) path. None
+        without the C core.
+        """
+        if _decode_frames is None:
+            return None
+        if len(self.registry) != self._size:
+            self.refresh()
+        return partial(_decode_frames, *self._build_table)
 
     def _wrap(self, values: list[Any]) -> list[Message]:
         """Each proven array as its message class; a batch of one class in one C-level map."""

@@ -125,6 +125,45 @@ def decode_batch_to(data: bytes, *, registry: MessageRegistry = REGISTRY,
     return messages, addresses.pop() if len(addresses) == 1 else None
 
 
+def decode_frames(data: bytes, pos: int = 0, *, frame_type: int, registry: MessageRegistry = REGISTRY,
+                  max_frame_bytes: int = DEFAULT_MAX_BYTES, max_messages: int = DEFAULT_MAX_MESSAGES,
+                  max_frames: int = 1 << 30, frm: Guid | None = None) -> tuple[list[list[Message]], int]:
+    """The batches of the length-prefixed frames at ``data[pos:]``, and the offset after the last one.
+
+    A frame is a 4-byte big-endian length (counting the type byte), a type
+    byte and a batch; this decodes each whole frame of ``frame_type`` and
+    stops before the first it cannot prove: another type, a length under 2
+    or over ``max_frame_bytes``, a partial frame, more than ``max_messages``
+    messages, a batch :func:`decode_batch` would have to name a problem in,
+    or after ``max_frames`` frames. So the caller runs its careful path on
+    ``data[offset:]`` only, and gets the same results and errors as decoding
+    frame by frame. With ``frm``, every message's ``frm`` is replaced by it
+    (after its own was checked): a server stamping a client's Guid.
+
+    It is the C core's (one call for a read's whole frames, about 1 us less
+    per frame than slicing and decoding each); without it, it decodes
+    nothing and returns ``([], pos)``.
+    """
+    decoder = frames_decoder(registry) if type(data) is bytes else None
+    if decoder is None:
+        return [], pos
+    return decoder(data, pos, frame_type, max_frame_bytes, max_messages, max_frames, frm)
+
+
+def frames_decoder(
+        registry: MessageRegistry = REGISTRY) -> Callable[..., tuple[list[list[Message]], int]] | None:
+    """:func:`decode_frames` for ``registry`` as one C call, None without the C core.
+
+    For a caller decoding thousands of reads a tick (the network module's
+    protocol objects), with no Python frame in between. Arguments:
+    ``(data, pos, frame_type, max_frame_bytes, max_messages, max_frames, frm)``;
+    ``data`` must be ``bytes``. It holds the registry's classes as they are
+    now: frames with a class registered later take the caller's careful path.
+    """
+    checker = _native_checker(registry)
+    return None if checker is None else checker.frames_call()
+
+
 def decode_batch_python(data: bytes, *, registry: MessageRegistry = REGISTRY,
                         max_bytes: int = DEFAULT_MAX_BYTES,
                         max_messages: int = DEFAULT_MAX_MESSAGES) -> list[Message]:

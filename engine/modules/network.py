@@ -321,7 +321,7 @@ class NetworkModule(Module):
     def _read_ready(self, received: list[tuple[int, bytes]], now: float) -> None:
         """Hand each client's bytes to its protocol. The usual case is inline: one MESSAGES frame."""
         by_fd, limit = self._by_fd, self.max_messages_per_tick
-        push = self._outbound[self.deliver_to].push
+        push_many = self._outbound[self.deliver_to].push_many
         frames = messages = 0
         for fd, data in received:
             client = by_fd.get(fd)
@@ -330,21 +330,17 @@ class NetworkModule(Module):
             client.tick_messages = 0  # a socket is collected once per tick
             client.last_heard = now
             conn = client.conn
-            batches = conn.receive_batches(data, now)
+            batches = conn.receive_batches(data, now, frm=client.guid)  # stamped with the client's Guid
             if len(batches) == 1 and len(batch := batches[0]) <= limit:  # _deliver, inlined
                 client.tick_messages = len(batch)
                 client.frames_in += 1
                 frames += 1
                 messages += len(batch)
-                guid = client.guid
                 try:
-                    for m in batch:
-                        stamped = list(m)  # the quickest copy with one element changed
-                        stamped[2] = guid
-                        push(_tuple_new(m.__class__, stamped))
+                    push_many(batch)
                 except PipeFullError as exc:
-                    self.log.warning("client %s: message dropped: %s", format_guid(guid), exc)
-            elif batches and not self._deliver(client, batches, now):
+                    self.log.warning("client %s: message dropped: %s", format_guid(client.guid), exc)
+            elif batches and not self._deliver(client, batches, now, stamped=True):
                 continue
             if conn.events_pending:
                 self._events(client, now)
@@ -389,8 +385,9 @@ class NetworkModule(Module):
                 self._lose(client, reason, now)
                 return
 
-    def _deliver(self, client: _Client, batches: list[list[Any]], now: float) -> bool:
-        """Stamp and push frames' messages; False if the client broke the per-tick limit.
+    def _deliver(self, client: _Client, batches: list[list[Any]], now: float, *,
+                 stamped: bool = False) -> bool:
+        """Stamp (unless ``stamped``) and push frames' messages; False if the client broke the tick's limit.
 
         Frames before the one that passes ``max_messages_per_tick`` are
         delivered; that one and the rest are not.
@@ -410,10 +407,13 @@ class NetworkModule(Module):
                 continue  # a keepalive
             self.messages_in += len(messages)
             try:
-                for m in messages:
-                    stamped = list(m)  # the quickest copy with one element changed
-                    stamped[2] = guid
-                    push(_tuple_new(m.__class__, stamped))
+                if stamped:
+                    pipe.push_many(messages)
+                else:
+                    for m in messages:
+                        copy = list(m)  # the quickest copy with one element changed
+                        copy[2] = guid
+                        push(_tuple_new(m.__class__, copy))
             except PipeFullError as exc:
                 self.log.warning("client %s: message dropped: %s", format_guid(guid), exc)
         client.tick_messages = count

@@ -9,7 +9,7 @@ from typing import Literal
 
 import msgpack
 
-from engine.codec.binary import DecodeError, decode_batch, encode_batch
+from engine.codec.binary import DecodeError, decode_batch, encode_batch, frames_decoder
 from engine.messages import REGISTRY, Message, MessageRegistry
 from engine.protocol._errors import ProtocolError
 from engine.protocol._events import (
@@ -38,10 +38,10 @@ from engine.protocol._state import FLOWING, ConnectionState, FrameType, Role, St
 _WINDOW_SECONDS = 1.0
 _HANDSHAKE, _MESSAGES, _CLOSE = int(FrameType.HANDSHAKE), int(FrameType.MESSAGES), int(FrameType.CLOSE)
 _FRAME_TYPES = frozenset(int(t) for t in FrameType)
-_header_from = HEADER.unpack_from  # (length, type byte) at an offset, without slicing
 _header = HEADER.pack
 _length_from = struct.Struct(">I").unpack_from
 _unpackb = msgpack.unpackb
+_tuple_new = tuple.__new__
 
 class Connection:
     """One end of a client connection, with no socket and no clock.
@@ -72,6 +72,7 @@ class Connection:
         self.their_role = role.other
         self.limits = limits if limits is not None else Limits()
         self.registry = registry
+        self._frames_decoder = frames_decoder(registry)  # None without the C core
         self.version = version
         self._state = ConnectionState()
         self._buffer = bytearray()
@@ -130,47 +131,49 @@ class Connection:
         self._buffer += data
         self._cut_frames(now)
 
-    def receive_batches(self, data: bytes, now: float) -> list[list[Message]]:
+    def receive_batches(self, data: bytes, now: float, *, frm: int | None = None) -> list[list[Message]]:
         """``receive_data``, then the batches of the MESSAGES frames now first in line.
 
         Exactly what ``next_event`` would return as ``MessagesReceived``
         events, in order, with the same checks, but without an event object
         per frame. It stops before the first other event (a handshake, a
         close, a protocol error, end of file): when ``events_pending`` is
-        true, ``next_event`` has it, so it never raises.
+        true, ``next_event`` has it, so it never raises. With ``frm``, every
+        message's ``frm`` is replaced by it: a server stamping the Guid of the
+        client it read them from.
 
         The usual read (both sides open, nothing buffered, whole MESSAGES
-        frames) is cut straight from ``data``, with no copy into the buffer.
+        frames) is decoded straight from ``data`` in one call of the C core
+        (:func:`engine.codec.binary.decode_frames`), which stops before
+        anything it cannot prove; the rest takes the careful path.
         """
         if (self._state.pair != FLOWING or self._buffer or self._frames or self._broken
                 or self._eof or not data):
             self.receive_data(data, now=now)
-            return self._drain_batches()
-        out = []
-        pos, end = 0, len(data)
-        most_bytes, most = self._max_frame_bytes, self._max_rate
-        arrivals = self._arrivals
-        while end - pos > HEADER_SIZE:
-            length, kind = _header_from(data, pos)
-            stop = pos + LENGTH_SIZE + length
-            if kind != _MESSAGES or length < 2 or stop > end or length > most_bytes:
-                break  # a control frame, a partial frame or an error: the careful path
-            if len(arrivals) == most:  # the rate limit, as in _admit
-                if now - arrivals[0] < _WINDOW_SECONDS:
-                    break
-                arrivals.popleft()
-            arrivals.append(now)
-            try:
-                out.append(self._decode(data[pos + HEADER_SIZE : stop]))
-            except ProtocolError as exc:  # next_event raises it, after these batches
-                self._frames.append(exc)
-                self._broken = True
-                return out
-            pos = stop
-        if pos < end:
+            return self._stamped(self._drain_batches(), frm)
+        out: list[list[Message]] = []
+        pos = 0
+        decoder = self._frames_decoder
+        if decoder is not None and type(data) is bytes:
+            arrivals = self._arrivals
+            while arrivals and now - arrivals[0] >= _WINDOW_SECONDS:
+                arrivals.popleft()  # what _admit would pop when the window is full
+            out, pos = decoder(data, 0, _MESSAGES, self._max_frame_bytes, self._max_messages,
+                               self._max_rate - len(arrivals), frm)
+            if len(out) == 1:
+                arrivals.append(now)
+            else:
+                arrivals.extend([now] * len(out))
+        if pos < len(data):
             self.receive_data(data[pos:] if pos else data, now=now)
-            out += self._drain_batches()
+            out += self._stamped(self._drain_batches(), frm)
         return out
+
+    @staticmethod
+    def _stamped(batches: list[list[Message]], frm: int | None) -> list[list[Message]]:
+        if frm is None or not batches:
+            return batches
+        return [[_tuple_new(m.__class__, (m[0], m[1], frm, *m[3:])) for m in batch] for batch in batches]
 
     def _drain_batches(self) -> list[list[Message]]:
         """Pop and decode the MESSAGES frames at the head of the queue; leave the rest."""

@@ -29,6 +29,7 @@ from engine.codec.binary import (
     decode_batch,
     decode_batch_python,
     decode_batch_to,
+    decode_frames,
     encode_batch,
 )
 from engine.guid import Guid, WellKnown
@@ -253,6 +254,97 @@ def test_decode_batch_to_agrees_with_the_messages(batch, to):
     assert built == decode_batch(encode_batch(batch), max_messages=1 << 20)
     addresses = {m.to for m in batch}
     assert shared == (addresses.pop() if len(addresses) == 1 else None)
+
+
+# -- decode_frames: a read's whole frames in one call ------------------------
+
+FRAME = 2  # the frame type byte decode_frames is asked for (the client protocol's MESSAGES)
+
+
+def _frame(payload: bytes, kind: int = FRAME) -> bytes:
+    return (len(payload) + 1).to_bytes(4, "big") + bytes([kind]) + payload
+
+
+def _frames_reference(data: bytes, max_frame_bytes: int, max_messages: int, max_frames: int):
+    """Frame by frame with the Python decoder: what a careful reader accepts before it stops."""
+    out, pos = [], 0
+    while len(data) - pos > 5 and len(out) < max_frames:
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4]
+        if kind != FRAME or length < 2 or length > max_frame_bytes or length > len(data) - pos - 4:
+            break
+        try:
+            out.append(decode_batch_python(data[pos + 5:pos + 4 + length], max_messages=max_messages))
+        except DecodeError:
+            break
+        pos += 4 + length
+    return out, pos
+
+
+frame_items = st.one_of(
+    st.lists(leaf_messages, max_size=4).map(lambda b: _frame(encode_batch(b))),
+    st.lists(leaf_messages, max_size=4).map(lambda b: _frame(encode_batch(b))),
+    st.lists(messages, max_size=3).map(lambda b: _frame(encode_batch(b))),     # some only Python proves
+    st.lists(leaf_messages, max_size=2).map(lambda b: _frame(encode_batch(b), kind=3)),  # another type
+    st.binary(max_size=8).map(_frame),
+    st.binary(max_size=9),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(frame_items, max_size=6), st.integers(6, 200), st.integers(0, 5), st.integers(0, 7),
+       st.none() | st.sampled_from([0, 5, (20 << 48) | 9]))
+def test_decode_frames_takes_the_frames_a_careful_reader_takes_or_stops_sooner(
+        items, max_frame_bytes, max_messages, max_frames, frm):
+    data = b"".join(items)
+    got, pos = decode_frames(data, frame_type=FRAME, max_frame_bytes=max_frame_bytes,
+                             max_messages=max_messages, max_frames=max_frames, frm=frm)
+    expected, expected_pos = _frames_reference(data, max_frame_bytes, max_messages, max_frames)
+    if frm is not None:  # the same messages, each from `frm`
+        expected = [[m.replace(frm=frm) for m in batch] for batch in expected]
+    assert got == expected[:len(got)]
+    ends = [0]
+    for _batch in got:  # every decoded frame was whole and where the reference read it
+        ends.append(ends[-1] + 4 + int.from_bytes(data[ends[-1]:ends[-1] + 4], "big"))
+    assert pos == ends[-1]
+    if len(got) < len(expected):  # it stopped sooner: only on a batch the C decoder declines
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        assert CHECKER.decode_proven(data[pos + 5:pos + 4 + length], max_messages) is None
+    else:
+        assert pos == expected_pos
+
+
+def test_decode_frames_starts_at_pos_and_stops_before_what_it_cannot_prove():
+    one, two = [TMove(1, 2, 0.5, 1.0, 2.0)], [TTalk(3, 4, "hi"), TTalk(3, 4, "again")]
+    good = _frame(encode_batch(one)) + _frame(encode_batch(two))
+    assert decode_frames(good, frame_type=FRAME) == ([one, two], len(good))
+    assert decode_frames(b"junk" + good, 4, frame_type=FRAME) == ([one, two], len(good) + 4)
+    first = len(_frame(encode_batch(one)))
+    for tail in (good[first:-1],                              # a partial frame
+                 _frame(encode_batch(two), kind=7),            # another frame type
+                 _frame(b"\xc1"),                              # bytes no decoder accepts
+                 b"\x00\x00\x00\x01\x02",                       # a frame of its type byte alone
+                 b"\x00\x00\x00"):                             # not even a header
+        data = _frame(encode_batch(one)) + tail
+        assert decode_frames(data, frame_type=FRAME) == ([one], first)
+    assert decode_frames(good, frame_type=FRAME, max_frames=1) == ([one], first)
+    assert decode_frames(good, frame_type=FRAME, max_messages=1) == ([one], first)
+    assert len(good) - first < first  # the second frame is the smaller one
+    assert decode_frames(good, frame_type=FRAME, max_frame_bytes=first - 5) == ([], 0)
+    swapped = good[first:] + good[:first]
+    assert decode_frames(swapped, frame_type=FRAME, max_frame_bytes=first - 5) == ([two], len(good) - first)
+    assert decode_frames(swapped, frame_type=FRAME, max_frame_bytes=first - 4) == ([two, one], len(good))
+
+
+def test_stamping_frm_over_a_reused_int_leaves_every_message_whole():
+    """The decoder reuses the int of a repeated encoding; the stamp must not free one it still lends."""
+    sender = (7 << 48) | 12345
+    batch = [TMove(i, sender, 0.0, 1.0, 2.0) for i in range(50)]
+    stamp = (1 << 48) | 99999
+    for _ in range(20):
+        got, _pos = decode_frames(_frame(encode_batch(batch)), frame_type=FRAME, frm=stamp)
+        gc.collect()
+        assert got == [[m.replace(frm=stamp) for m in batch]]
+        assert all(m.frm is stamp for m in got[0])
 
 
 # -- encoding ----------------------------------------------------------------

@@ -62,14 +62,24 @@ def _by_events(conn: Connection, chunks: list[bytes], now: list[float]) -> list:
     return seen
 
 
-def _by_batches(conn: Connection, chunks: list[bytes], now: list[float]) -> list:
+def _by_batches(conn: Connection, chunks: list[bytes], now: list[float], frm: int | None = None) -> list:
     seen: list = []
     for i, chunk in enumerate(chunks):
-        seen += [("batch", b) for b in conn.receive_batches(chunk, now[i % len(now)] if now else 0.0)]
-        if conn.events_pending and not _events(conn, seen):
-            return seen
+        at = now[i % len(now)] if now else 0.0
+        seen += [("batch", b) for b in conn.receive_batches(chunk, at, frm=frm)]
+        if conn.events_pending:
+            later: list = []
+            ok = _events(conn, later)
+            seen += [(kind, _stamp(item, frm) if kind == "batch" else item) for kind, item in later]
+            if not ok:
+                return seen
         assert NEED_DATA is conn.next_event()  # nothing was left behind
     return seen
+
+
+def _stamp(batch: list, frm: int | None) -> list:
+    """What a server does to next_event's batches: each message from ``frm``."""
+    return batch if frm is None else [m.replace(frm=frm) for m in batch]
 
 
 def _chunks(blob: bytes, cuts: list[int]) -> list[bytes]:
@@ -101,6 +111,17 @@ def test_batches_match_next_event(which, stream, cuts, now, eof):
     chunks = _chunks(b"".join(stream), cuts) + ([b""] if eof else [])
     expected = _by_events(_connection(which), chunks, now)
     assert expected == _by_batches(_connection(which), chunks, now)
+
+
+@settings(max_examples=300)
+@given(sides, st.lists(stream_items, max_size=8), st.lists(st.integers(0, 10**4), max_size=6),
+       times, st.sampled_from([0, 7, MAX_GUID]))
+def test_batches_stamped_with_frm_match_next_event_restamped(which, stream, cuts, now, frm):
+    """The fast path stamps in C, the careful path in Python: the same messages either way."""
+    chunks = _chunks(b"".join(stream), cuts)
+    expected = [(kind, _stamp(item, frm) if kind == "batch" else item)
+                for kind, item in _by_events(_connection(which), chunks, now)]
+    assert expected == _by_batches(_connection(which), chunks, now, frm=frm)
 
 
 def test_open_connection_returns_one_batch_per_frame():
