@@ -772,11 +772,64 @@ static PyObject *encode_batch(PyObject *self, PyObject *messages)
     return result;
 }
 
+PyDoc_STRVAR(encode_frames_doc,
+"encode_frames(batches, frame_type, max_frame_bytes, max_messages) -> list of (bytes | None)\n\n"
+"For each batch (a list of messages), the frame carrying it: a 4-byte big-endian\n"
+"length counting the type byte, the frame_type byte, then encode_batch's bytes.\n"
+"None where the batch has more than max_messages messages, its frame would pass\n"
+"max_frame_bytes, or encode_batch would decline it: the caller frames that one\n"
+"the careful way, which names the problem. A server sends one frame to each of\n"
+"thousands of clients a tick; this is one call for all of them.");
+
+static PyObject *encode_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 4 || !PyList_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "encode_frames(batches: list, frame_type, max_frame_bytes, max_messages)");
+        return NULL;
+    }
+    long frame_type = PyLong_AsLong(args[1]);
+    Py_ssize_t max_frame_bytes = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t max_messages = PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred()) return NULL;
+    if (frame_type < 0 || frame_type > 255) {
+        PyErr_SetString(PyExc_ValueError, "frame_type must fit in a byte");
+        return NULL;
+    }
+    PyObject *batches = args[0];
+    Py_ssize_t count = PyList_GET_SIZE(batches);
+    PyObject *out = PyList_New(count);
+    if (out == NULL) return NULL;
+    out_buf b = {NULL, 0, 0};
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *batch = PyList_GET_ITEM(batches, i), *frame = NULL;
+        if (PyList_CheckExact(batch) && PyList_GET_SIZE(batch) <= max_messages) {
+            Py_ssize_t n = PyList_GET_SIZE(batch);
+            b.len = 0;
+            int got = reserve(&b, 5 + 16 + 48 * n);
+            if (got == PACKED) { b.len = 5; got = put_items(&b, PySequence_Fast_ITEMS(batch), n, 0); }
+            if (got == FAILED) { PyMem_Free(b.data); Py_DECREF(out); return NULL; }
+            Py_ssize_t length = b.len - 4;  /* the type byte and the batch */
+            if (got == PACKED && length <= max_frame_bytes && (uint64_t)length <= 0xffffffffu) {
+                put_be(b.data, (uint64_t)length, 4);
+                b.data[4] = (char)frame_type;
+                frame = PyBytes_FromStringAndSize(b.data, b.len);
+                if (frame == NULL) { PyMem_Free(b.data); Py_DECREF(out); return NULL; }
+            }
+        }
+        if (frame == NULL) { frame = Py_None; Py_INCREF(frame); }
+        PyList_SET_ITEM(out, i, frame);
+    }
+    PyMem_Free(b.data);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"decode_batch", (PyCFunction)(void (*)(void))decode_batch, METH_FASTCALL, decode_batch_doc},
     {"decode_batch_to", (PyCFunction)(void (*)(void))decode_batch_to, METH_FASTCALL, decode_batch_to_doc},
     {"decode_frames", (PyCFunction)(void (*)(void))decode_frames, METH_FASTCALL, decode_frames_doc},
     {"encode_batch", (PyCFunction)encode_batch, METH_O, encode_batch_doc},
+    {"encode_frames", (PyCFunction)(void (*)(void))encode_frames, METH_FASTCALL, encode_frames_doc},
     {NULL, NULL, 0, NULL}
 };
 

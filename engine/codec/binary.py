@@ -39,6 +39,10 @@ try:
     from native._codec import encode_batch as _encode_native
 except ImportError:  # a source tree without the compiled core: msgpack does it all
     _encode_native = None
+try:
+    from native._codec import encode_frames as _encode_frames_native
+except ImportError:  # built before encode_frames: callers frame each batch themselves
+    _encode_frames_native = None
 _unpackb = msgpack.unpackb
 
 
@@ -83,6 +87,21 @@ def _encodable(message: Message) -> bool:
     except (TypeError, ValueError, OverflowError):
         return False
     return True
+
+
+def encode_frames(batches: list[list[Message]], *, frame_type: int, max_frame_bytes: int,
+                  max_messages: int) -> list[bytes | None]:
+    """Each batch as a length-prefixed frame (see :func:`decode_frames`), in one C call.
+
+    None where the caller must frame a batch itself, the careful way that
+    names the problem: over ``max_messages`` messages, a frame over
+    ``max_frame_bytes``, a value the C encoder leaves to msgpack, or no C
+    core at all. The bytes are those of the length, the type byte and
+    :func:`encode_batch`.
+    """
+    if _encode_frames_native is None:
+        return [None] * len(batches)
+    return _encode_frames_native(batches, frame_type, max_frame_bytes, max_messages)  # type: ignore[no-any-return]
 
 
 def decode(data: bytes, *, registry: MessageRegistry = REGISTRY,

@@ -20,7 +20,7 @@ HandshakeReceived(version=1, role=<Role.CLIENT: 'client'>, token=b'secret')
 ConnectionClosed(reason='server shutting down', clean=True)
 """
 
-from engine.protocol._connection import Connection
+from engine.protocol._connection import Connection, open_messages_frames
 from engine.protocol._errors import ProtocolError
 from engine.protocol._events import (
     NEED_DATA,
@@ -45,4 +45,5 @@ __all__ = [
     "ProtocolError",
     "Role",
     "State",
+    "open_messages_frames",
 ]

@@ -9,7 +9,7 @@ from typing import Literal
 
 import msgpack
 
-from engine.codec.binary import DecodeError, decode_batch, encode_batch, frames_decoder
+from engine.codec.binary import DecodeError, decode_batch, encode_batch, encode_frames, frames_decoder
 from engine.messages import REGISTRY, Message, MessageRegistry
 from engine.protocol._errors import ProtocolError
 from engine.protocol._events import (
@@ -346,3 +346,16 @@ class Connection:
             self._state.process(self.our_role, frame_type)
         except StateError as exc:
             raise RuntimeError(f"cannot send {frame_type.name} now: {exc}") from None
+
+
+def open_messages_frames(batches: list[list[Message]], limits: Limits) -> list[bytes | None]:
+    """What ``send_messages`` returns for each batch, on connections whose two sides are open.
+
+    While both sides are open a MESSAGES frame changes no state, so a server
+    framing one batch for each of thousands of such connections a tick can
+    do it in one C call. None where the caller must call ``send_messages``
+    itself: a batch over the limits or one the C encoder leaves to msgpack;
+    ``send_messages`` then frames it or raises as usual.
+    """
+    return encode_frames(batches, frame_type=_MESSAGES, max_frame_bytes=limits.max_frame_bytes,
+                         max_messages=limits.max_messages_per_frame)

@@ -31,6 +31,7 @@ from engine.codec.binary import (
     decode_batch_to,
     decode_frames,
     encode_batch,
+    encode_frames,
 )
 from engine.guid import Guid, WellKnown
 from engine.messages import Message
@@ -345,6 +346,29 @@ def test_stamping_frm_over_a_reused_int_leaves_every_message_whole():
         gc.collect()
         assert got == [[m.replace(frm=stamp) for m in batch]]
         assert all(m.frm is stamp for m in got[0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(messages, max_size=5), max_size=6), st.integers(0, 5), st.integers(2, 400))
+def test_encode_frames_is_each_batch_framed_or_none_where_the_caller_must(batches, max_messages, max_bytes):
+    frames = encode_frames(batches, frame_type=FRAME, max_frame_bytes=max_bytes, max_messages=max_messages)
+    assert len(frames) == len(batches)
+    for batch, frame in zip(batches, frames, strict=True):
+        payload = encode_batch(batch)
+        if len(batch) > max_messages or len(payload) + 1 > max_bytes:
+            assert frame is None
+        else:  # the messages strategy holds only values the C encoder packs
+            assert frame == _frame(payload)
+            assert decode_batch(frame[5:], max_messages=1 << 20) == batch
+
+
+def test_encode_frames_leaves_what_msgpack_must_judge_to_the_caller():
+    good, odd = [TTalk(1, 2, "hi")], [TBlob(1, 2, b"", [], {}, {1, 2})]  # a set: msgpack refuses it
+    framed = _frame(encode_batch(good), kind=5)
+    assert encode_frames([good, odd, [], good], frame_type=5, max_frame_bytes=1 << 20, max_messages=10) == [
+        framed, None, _frame(encode_batch([]), kind=5), framed]
+    with pytest.raises(ValueError):
+        encode_frames([good], frame_type=256, max_frame_bytes=1 << 20, max_messages=10)
 
 
 # -- encoding ----------------------------------------------------------------

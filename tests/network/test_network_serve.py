@@ -85,6 +85,21 @@ def test_one_frame_per_tick_holds_everything_queued_for_the_client(server):
     assert [f"line {i}" for i in range(5)] == [m.text for m in client.messages if type(m) is NetSay]
 
 
+def test_messages_for_a_client_still_in_its_handshake_wait_and_follow_the_welcome(server):
+    client = RawClient(server.port)
+    assert server.tick_until(lambda: len(server.net._clients) == 1)
+    [conn] = list(server.net._clients)
+    server.send(NetSay(conn, server.logic.guid, "early"))
+    server.tick(3)
+    client.pump()
+    assert (0, None) == (client.frames, client.error)  # nothing may come before the server's handshake
+    client.handshake(b"tok")
+
+    assert server.tick_until(lambda: (client.pump(), any(type(m) is NetSay for m in client.messages))[1])
+    assert client.error is None
+    assert [Welcome, NetSay] == [type(m) for m in client.messages]
+
+
 def test_no_frame_in_a_tick_with_nothing_queued(server):
     client, _conn = connect(server)
     client.pump()
