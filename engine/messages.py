@@ -173,7 +173,22 @@ REGISTRY = MessageRegistry()
 """The registry every Message subclass joins unless it names another."""
 
 
-class Message(tuple):
+class _MessageClass(type):
+    """Gives every message class ``__slots__ = ()`` unless it declares its own.
+
+    A message is an immutable value: without this, each subclass would get
+    an instance ``__dict__``, so ``msg.anything = x`` would quietly work. The
+    C decoder leaves messages of plain values out of the garbage collector,
+    which is only sound while they cannot hold a reference back to
+    themselves; no ``__dict__`` is what guarantees that.
+    """
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any):
+        namespace.setdefault("__slots__", ())
+        return super().__new__(mcls, name, bases, namespace, **kwargs)
+
+
+class Message(tuple, metaclass=_MessageClass):
     """Base of every message: a ``to`` and a ``frm`` Guid, then payload fields.
 
     Subclass with ``type_id=N`` to define a concrete message; see the module

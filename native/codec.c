@@ -389,7 +389,11 @@ static PyObject *read_message(reader *r, const table *t, PyObject *classes, PyOb
      * never be collected. A tick holds up to 50,000 arrived messages, and
      * walking them in every young collection was about a third of a busy
      * receiver's time. */
-    if (atomic) PyObject_GC_UnTrack(message);
+    /* Only a class whose instances are bare tuples (no __dict__, no slots of
+     * its own; engine/messages.py gives every message class __slots__ = ())
+     * may be untracked: anything else could be made to point back. */
+    if (atomic && cls->tp_dictoffset == 0 && cls->tp_basicsize == PyTuple_Type.tp_basicsize)
+        PyObject_GC_UnTrack(message);
     return message;
 }
 

@@ -231,6 +231,28 @@ def test_flat_messages_are_left_out_of_the_collector():
     assert gc.collect() >= 1
 
 
+def test_only_bare_tuple_messages_are_left_out_of_the_collector():
+    plain = _c(encode_batch([TMove(1, 2, 0.5, 1.0, 2.0)]))[0]
+    with pytest.raises(AttributeError):  # no __dict__: nothing can be hung on it to point back
+        plain.note = plain
+    with pytest.raises(TypeError):  # and no class can declare a slot to do it with
+        type("TNoted", (Message,), {"__slots__": ("note",), "__annotations__": {"n": "int"}}, type_id=948)
+
+    class WithDict(tuple):  # a tuple subclass that could: the C decoder must leave it tracked
+        pass
+
+    from native._codec import decode_batch as c_decode
+
+    tids, arity, at, schema, classes, tid_objects = CHECKER._build_table
+    swapped = tuple(WithDict if c is TMove else c for c in classes)
+    [odd] = c_decode(encode_batch([TMove(1, 2, 0.5, 1.0, 2.0)]), tids, arity, at, schema, swapped,
+                     tid_objects, 10)
+    assert type(odd) is WithDict and gc.is_tracked(odd)
+    odd.me = odd
+    del odd
+    assert gc.collect() >= 1
+
+
 def test_decode_batch_to_names_the_shared_address():
     to = (20 << 48) | 7
     same = [TMove(to, i, 0.0, 1.0, 2.0) for i in range(5)]
