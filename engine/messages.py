@@ -271,6 +271,11 @@ class Message(tuple, metaclass=_MessageClass):
     # differ in element 0, the type id, so plain tuple equality is right.
 
 
+def with_frm(messages: list[Message], frm: Guid) -> list[Message]:
+    """Copies of ``messages`` with ``frm`` replaced: a server stamping who sent them."""
+    return [_tuple_new(m.__class__, (m[0], m[1], frm, *m[3:])) for m in messages]
+
+
 def _snake(name: str) -> str:
     """``PositionUpdate`` -> ``position_update``, ``HTTPRequest`` -> ``http_request``."""
     out = []

@@ -61,7 +61,7 @@ from typing import Any
 
 from engine.codec.binary import EncodeError
 from engine.guid import WellKnown, format_guid
-from engine.messages import REGISTRY, MessageRegistry
+from engine.messages import REGISTRY, MessageRegistry, with_frm
 from engine.modules._client_io import InlineIO, ThreadedIO, client_io
 from engine.modules._module import Module
 from engine.modules.network_filter import ClientFilter
@@ -96,7 +96,6 @@ __all__ = [
     "Welcome",
 ]
 
-_tuple_new = tuple.__new__
 _READ_SLACK = 65536  # bytes held per client between ticks: a whole frame plus this
 _DRAIN_AT_STOP = 0.2  # seconds to let the close frames leave at shutdown
 _SWEEP_INTERVAL = 0.25  # seconds between timeout sweeps
@@ -341,7 +340,7 @@ class NetworkModule(Module):
                     push_many(batch)
                 except PipeFullError as exc:
                     self.log.warning("client %s: message dropped: %s", format_guid(client.guid), exc)
-            elif batches and not self._deliver(client, batches, now, stamped=True):
+            elif batches and not self._deliver(client, batches, now):
                 continue
             if conn.events_pending:
                 self._events(client, now)
@@ -376,7 +375,7 @@ class NetworkModule(Module):
                 return
             kind = type(event)
             if kind is MessagesReceived:
-                if not self._deliver(client, [event.messages], now):
+                if not self._deliver(client, [with_frm(event.messages, client.guid)], now):
                     return
             elif kind is HandshakeReceived:
                 self._welcome(client, event.token)
@@ -386,15 +385,13 @@ class NetworkModule(Module):
                 self._lose(client, reason, now)
                 return
 
-    def _deliver(self, client: _Client, batches: list[list[Any]], now: float, *,
-                 stamped: bool = False) -> bool:
-        """Stamp (unless ``stamped``) and push frames' messages; False if the client broke the tick's limit.
+    def _deliver(self, client: _Client, batches: list[list[Any]], now: float) -> bool:
+        """Push frames' messages (stamped with the client's Guid); False if the client broke the tick's limit.
 
         Frames before the one that passes ``max_messages_per_tick`` are
         delivered; that one and the rest are not.
         """
-        pipe = self._outbound[self.deliver_to]
-        push, guid, limit = pipe.push, client.guid, self.max_messages_per_tick
+        push_many, limit = self._outbound[self.deliver_to].push_many, self.max_messages_per_tick
         count = client.tick_messages
         for messages in batches:
             client.frames_in += 1
@@ -408,15 +405,9 @@ class NetworkModule(Module):
                 continue  # a keepalive
             self.messages_in += len(messages)
             try:
-                if stamped:
-                    pipe.push_many(messages)
-                else:
-                    for m in messages:
-                        copy = list(m)  # the quickest copy with one element changed
-                        copy[2] = guid
-                        push(_tuple_new(m.__class__, copy))
+                push_many(messages)
             except PipeFullError as exc:
-                self.log.warning("client %s: message dropped: %s", format_guid(guid), exc)
+                self.log.warning("client %s: message dropped: %s", format_guid(client.guid), exc)
         client.tick_messages = count
         return True
 

@@ -10,7 +10,7 @@ from typing import Literal
 import msgpack
 
 from engine.codec.binary import DecodeError, decode_batch, encode_batch, encode_frames, frames_decoder
-from engine.messages import REGISTRY, Message, MessageRegistry
+from engine.messages import REGISTRY, Message, MessageRegistry, with_frm
 from engine.protocol._errors import ProtocolError
 from engine.protocol._events import (
     NEED_DATA,
@@ -41,7 +41,6 @@ _FRAME_TYPES = frozenset(int(t) for t in FrameType)
 _header = HEADER.pack
 _length_from = struct.Struct(">I").unpack_from
 _unpackb = msgpack.unpackb
-_tuple_new = tuple.__new__
 
 class Connection:
     """One end of a client connection, with no socket and no clock.
@@ -173,7 +172,7 @@ class Connection:
     def _stamped(batches: list[list[Message]], frm: int | None) -> list[list[Message]]:
         if frm is None or not batches:
             return batches
-        return [[_tuple_new(m.__class__, (m[0], m[1], frm, *m[3:])) for m in batch] for batch in batches]
+        return [with_frm(batch, frm) for batch in batches]
 
     def _drain_batches(self) -> list[list[Message]]:
         """Pop and decode the MESSAGES frames at the head of the queue; leave the rest."""
