@@ -255,16 +255,27 @@ def run_cluster(*, seconds: float | None = None, gld_port: int = 7100, run_dir: 
     cluster = Cluster(gld_port=gld_port, run_dir=run_dir, ephemeral_ports=ephemeral_ports,
                       extra_args={"login": LOCAL_LOGIN_LIMITS})
     signal.signal(signal.SIGTERM, cluster.request_stop)
+    # Ctrl-C works even when the cluster was started in the background by a script, where
+    # SIGINT arrives ignored from the parent shell.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    status = 0
     try:
         cluster.start()
         cluster.say("health (Ctrl-C stops the cluster):")
         cluster.watch(seconds)
+        cluster.say("")
     except KeyboardInterrupt:
-        pass
+        cluster.say("")
     except RuntimeError as exc:
         cluster.say(f"spenefett cluster: {exc}")
-        cluster.stop()
-        return 1
-    cluster.say("")
+        status = 1
+    _shield_from_repeated_signals(cluster)
     cluster.stop()
-    return 0
+    return status
+
+
+def _shield_from_repeated_signals(cluster: Cluster) -> None:
+    """Once stopping, a second Ctrl-C (a terminal sends it to the whole process group, and an
+    impatient operator presses it twice) must not interrupt the orderly stop half-way."""
+    signal.signal(signal.SIGINT, cluster.request_stop)
+    signal.signal(signal.SIGTERM, cluster.request_stop)

@@ -83,12 +83,27 @@ def test_a_killed_node_is_reported_dead_within_3_s_and_restarted(cluster):
     assert cluster.tool.wait_for(lambda: (ai_row() or [0, 0, 0, False])[3], timeout=10)
 
 
-def test_sigterm_stops_the_whole_cluster_with_no_orphans(tmp_path):
+def _sigterm_the_cluster(proc):
+    proc.send_signal(signal.SIGTERM)
+
+
+def _press_ctrl_c_twice(proc):
+    """What a terminal does: SIGINT to the whole foreground process group, nodes included,
+    and an impatient operator does it again while the cluster is stopping."""
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+
+
+@pytest.mark.parametrize("stop", [_sigterm_the_cluster, _press_ctrl_c_twice],
+                         ids=["sigterm", "ctrl-c-twice"])
+def test_a_signal_stops_the_whole_cluster_cleanly_with_no_orphans(tmp_path, stop):
     port = free_tcp_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nodes.cli", "cluster", "--gld-port", str(port), "--run-dir",
          str(tmp_path / "run"), "--ephemeral-ports"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
     lines = []
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
@@ -104,14 +119,16 @@ def test_sigterm_stops_the_whole_cluster_with_no_orphans(tmp_path):
     children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
                                                text=True).stdout.split()]
     assert 6 == len(children)
-    proc.send_signal(signal.SIGTERM)
+    stop(proc)
     out, _ = proc.communicate(timeout=30)
     assert 0 == proc.returncode, out
-    assert "cluster stopped" in out
+    assert "cluster stopped" in out and "Traceback" not in out, out
+    assert "ignored SIGTERM" not in out, out
     time.sleep(0.2)
     assert [] == [p for p in children + pids if _alive(p)]
     for log in (tmp_path / "run").glob("*.log"):
-        assert "stopped after" in log.read_text(), log.name
+        text = log.read_text()
+        assert "stopped after" in text and "Traceback" not in text, (log.name, text[-2000:])
 
 
 class Inbox(GameObject):
