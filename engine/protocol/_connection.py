@@ -57,6 +57,12 @@ class Connection:
     instead: the same checks, without an event object per frame (see there).
     """
 
+    # Slots: the network module touches thousands of these per tick, and a slot read is one
+    # cache line where an instance dict costs several.
+    __slots__ = ("our_role", "their_role", "_limits", "_max_frame_bytes", "_max_messages",
+                 "_max_rate", "registry", "_frames_decoder", "version", "_state", "_buffer",
+                 "_frames", "_arrivals", "_broken", "_eof", "_error", "_closed")
+
     def __init__(
         self,
         role: Role,
