@@ -319,33 +319,48 @@ class NetworkModule(Module):
             self._io.add(sock)  # type: ignore[union-attr]
 
     def _read_ready(self, received: list[tuple[int, bytes]], now: float) -> None:
-        """Hand each client's bytes to its protocol. The usual case is inline: one MESSAGES frame."""
+        """Hand each client's bytes to its protocol. The usual case is inline: one MESSAGES frame.
+
+        The usual case's messages are gathered and pushed through the client
+        filter together, once per tick, not once per client; before any
+        other path delivers for a client, what is gathered goes first, so
+        the pipe keeps the order the bytes came in.
+        """
         by_fd, limit = self._by_fd, self.max_messages_per_tick
-        push_many = self._outbound[self.deliver_to].push_many
-        frames = messages = 0
+        gathered: list[Any] = []
+        frames = 0
         for fd, data in received:
             client = by_fd.get(fd)
             if client is None or client.closing:
                 continue  # what a closing client still sends is discarded; its end of file frees it
-            client.tick_messages = 0  # a socket is collected once per tick
             client.last_heard = now
             conn = client.conn
             batches = conn.receive_batches(data, now, frm=client.guid)  # stamped with the client's Guid
-            if len(batches) == 1 and len(batch := batches[0]) <= limit:  # _deliver, inlined
-                client.tick_messages = len(batch)
+            if len(batches) == 1 and len(batch := batches[0]) <= limit and not conn.events_pending:
+                client.tick_messages = len(batch)  # a socket is collected once per tick
                 client.frames_in += 1
                 frames += 1
-                messages += len(batch)
-                try:
-                    push_many(batch)
-                except PipeFullError as exc:
-                    self.log.warning("client %s: message dropped: %s", format_guid(client.guid), exc)
-            elif batches and not self._deliver(client, batches, now):
+                gathered += batch
+                continue
+            if gathered:
+                self._push_gathered(gathered)
+                gathered = []
+            client.tick_messages = 0
+            if batches and not self._deliver(client, batches, now):
                 continue
             if conn.events_pending:
                 self._events(client, now)
+        if gathered:
+            self._push_gathered(gathered)
         self.frames_in += frames
-        self.messages_in += messages
+
+    def _push_gathered(self, messages: list[Any]) -> None:
+        self.messages_in += len(messages)
+        pipe = self._outbound[self.deliver_to]
+        try:
+            pipe.push_many(messages)
+        except PipeFullError as exc:
+            self.log.warning("client messages dropped: %s", exc)
 
     def _read_lost(self, lost: list[tuple[int, str | None]], now: float) -> None:
         """Sockets at end of file (reason None: the protocol says what that means) or failed."""

@@ -61,16 +61,28 @@ class ClientFilter:
         self._network = network.guid
 
     def __call__(self, message: Any) -> Any:
-        frm = message[2]
-        if frm == self._network:
-            return message
-        if message[0] not in self.allowed:
-            self.dropped += 1
-            if self.dropped <= 10 or self.dropped % 1000 == 0:
-                log.warning("dropped %s from client %s: clients may not send it (%d dropped so far)",
-                            type(message).__name__, format_guid(frm), self.dropped)
-            return None
-        controls = self._controls.get(frm)
-        if controls is None or controls == frm:
-            return message
-        return _tuple_new(message.__class__, (message[0], message[1], controls, *message[3:]))
+        passed = self.filter_many([message])
+        return passed[0] if passed else None
+
+    def filter_many(self, messages: list[Any]) -> list[Any]:
+        """The messages that pass, ``frm`` replaced by the controlled Guid where one is bound."""
+        network, allowed, controls = self._network, self.allowed, self._controls
+        passed = []
+        for message in messages:
+            frm = message[2]
+            if frm != network:
+                if message[0] not in allowed:
+                    self._refuse(message)
+                    continue
+                controlled = controls.get(frm)
+                if controlled is not None and controlled != frm:
+                    message = _tuple_new(message.__class__, (message[0], message[1], controlled,
+                                                             *message[3:]))
+            passed.append(message)
+        return passed
+
+    def _refuse(self, message: Any) -> None:
+        self.dropped += 1
+        if self.dropped <= 10 or self.dropped % 1000 == 0:
+            log.warning("dropped %s from client %s: clients may not send it (%d dropped so far)",
+                        type(message).__name__, format_guid(message[2]), self.dropped)

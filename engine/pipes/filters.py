@@ -6,6 +6,12 @@ A filter is any callable ``f(message)`` that returns
 - ``None`` to drop it,
 - ``Delay(ticks, message)`` to hold it back for ``ticks`` ticks.
 
+A filter that never delays may also offer ``filter_many(messages) -> list``:
+the messages it passes (rewritten where it rewrites), in order, exactly what
+calling it on each would give. A pipe whose filters all offer it filters a
+whole ``push_many`` with one call per filter instead of one per message: the
+network module pushes every client message of a tick that way.
+
 The network -> gamelogic pipe carries the filter that rejects what a client
 may not send and stamps ``frm`` with the client's own Guid; the generic ones
 here cover the rest.

@@ -92,11 +92,34 @@ def _filtered_pipe(bound: int, tick: list[int]) -> Pipe:
         lambda m: -m if m % 2 else m])
 
 
-@given(st.lists(st.lists(st.integers(1, 60), max_size=12), max_size=6), st.integers(1, 20))
-def test_push_many_through_filters_is_pushing_one_at_a_time(rounds, bound):
+class _Batchable:
+    """A filter that also decides whole lists (``filter_many``), as the client filter does."""
+
+    def __init__(self, decide):
+        self.decide = decide
+        self.calls = 0
+
+    def __call__(self, message):
+        return self.decide(message)
+
+    def filter_many(self, messages):
+        self.calls += 1
+        return [r for m in messages if (r := self.decide(m)) is not None]
+
+
+def _batch_filtered_pipe(bound: int, tick: list[int]) -> Pipe:
+    """Drops multiples of 3, rewrites odd numbers; both filters decide whole lists."""
+    return Pipe("a", "b", bound=bound, now=lambda: tick[0], filters=[
+        _Batchable(lambda m: None if m % 3 == 0 else m),
+        _Batchable(lambda m: -m if m % 2 else m)])
+
+
+@pytest.mark.parametrize("build", [_filtered_pipe, _batch_filtered_pipe], ids=["per-message", "batch"])
+@given(rounds=st.lists(st.lists(st.integers(1, 60), max_size=12), max_size=6), bound=st.integers(1, 20))
+def test_push_many_through_filters_is_pushing_one_at_a_time(build, rounds, bound):
     """The same delivered, dropped, delayed and refused, batch by batch as message by message."""
     tick = [0]
-    one, many = _filtered_pipe(bound, tick), _filtered_pipe(bound, tick)
+    one, many = build(bound, tick), build(bound, tick)
     for t, batch in enumerate(rounds):
         tick[0] = t
         refused_one = refused_many = None
@@ -113,6 +136,14 @@ def test_push_many_through_filters_is_pushing_one_at_a_time(rounds, bound):
         assert one.drain(t) == many.drain(t)
     s1, s2 = one.stats(), many.stats()
     assert (s1.sent, s1.dropped, s1.delayed, s1.delivered) == (s2.sent, s2.dropped, s2.delayed, s2.delivered)
+
+
+def test_a_push_that_fits_is_filtered_in_one_call_per_batch_filter():
+    pipe = _batch_filtered_pipe(100, [0])
+    pipe.push_many(list(range(1, 11)))
+    assert [f.calls for f in pipe._filters] == [1, 1]
+    assert [-1, 2, 4, -5, -7, 8, 10] == pipe.drain(0)
+    assert 3 == pipe.stats().dropped
 
 
 def test_stats_track_depth_and_peak():

@@ -55,3 +55,16 @@ def test_the_network_modules_own_messages_pass():
 
     assert m is f(m)
     assert 0 == f.dropped
+
+
+def test_a_whole_list_is_filtered_as_each_message_would_be():
+    f, net = bound_filter()
+    other = make(2000, 1, 2)
+    net.controls[CONN] = AVATAR
+    messages = [NetSay(5, CONN, "hi"), NetAdmin(0, CONN, "gold"), NetMove(0, other, 1.0, 2.0),
+                ClientConnected(1, NETWORK, CONN, None, "127.0.0.1:1"), NetAdmin(0, other, "more")]
+    one_by_one = [out for m in messages if (out := f(m)) is not None]
+
+    assert one_by_one == f.filter_many(messages)
+    assert [AVATAR, other, NETWORK] == [m.frm for m in one_by_one]
+    assert 4 == f.dropped  # two refused each way
