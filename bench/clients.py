@@ -41,6 +41,7 @@ import attrs
 
 from bench._report import Row
 from engine.engine import Engine, SystemClock
+from engine.gc_tuning import tune_for_server
 from engine.guid import Guid
 from engine.messages import Message, MessageRegistry
 from engine.modules import Module
@@ -181,6 +182,7 @@ def run(progress: Callable[[str], None], *, clients: int = CLIENTS,
     Then, unless ``inline_baseline`` is false, the same node with its socket
     I/O inside the tick, at ``clients``.
     """
+    tune_for_server()  # the collector settings every node runs with (bench wire has set them too)
     _raise_fd_limit(clients + 256)
     progress("the network module's socket I/O on its own thread (the default)")
     baseline, stages = _run_node(progress, clients, seconds, io_thread=True,
