@@ -42,7 +42,6 @@ import attrs
 from bench._report import Row
 from engine.engine import Engine, SystemClock
 from engine.gc_tuning import tune_for_server
-from engine.guid import Guid
 from engine.messages import Message, MessageRegistry
 from engine.modules import Module
 from engine.modules.network import ClientConnected, ClientDisconnected, ClientFilter, NetworkModule
@@ -96,7 +95,7 @@ class _Logic(Module):
     def tick(self) -> None:
         send, me, tick = self.send, self.guid, self.engine.tick
         for conn in self.conns:
-            send(BenchState(Guid(conn), me, tick, 1.0, 2.0))
+            send(BenchState(conn, me, tick, 1.0, 2.0))
 
 
 def _raise_fd_limit(wanted: int) -> None:
