@@ -15,10 +15,16 @@ with blocking, timeout-bounded calls, for tests, benchmarks and bots::
 
 Every call returns the server's answer message, or a ``Refused`` /
 ``ConnectionLost`` saying why not.
+
+A program that runs many links from one loop (the bots) need not tick an
+idle one: :meth:`LinkSession.fileno` and :attr:`LinkSession.connecting`
+say what to wait for on its socket, and :meth:`LinkSession.quiet_for` how
+long it may go unticked while that socket stays quiet.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -64,6 +70,9 @@ class _Inbox(Module):
 class LinkSession:
     """One connection to a server, in its own Engine; ``pump`` ticks it."""
 
+    _NUDGE = 0.002
+    """Seconds added to a deadline so that the tick at it finds it passed, not a hair early."""
+
     def __init__(self, address: str, *, token: str | None = None, tick_rate: float = 200.0):
         host, _, port = address.rpartition(":")
         node = random.randint(NodeKind.CLIENT.first, NodeKind.CLIENT.last)
@@ -78,6 +87,11 @@ class LinkSession:
         self.engine.connect("link", "inbox")
         self.engine.connect("inbox", "link")
         self.engine.set_transport("link")
+        self._clock = self.engine.clock.now
+        self._started = self._clock()
+        self._sent_at = self._started  # when a frame last went out (or the link started)
+        self._unsent = False  # something was sent to the link that no frame has carried yet
+        self._pace = 1.1 / self.link.limits.max_frames_per_second  # the link's spacing of frames
         self.engine.start()
         self._closed = False
 
@@ -85,11 +99,49 @@ class LinkSession:
     def open(self) -> bool:
         return self.link.link_state is not LinkState.CLOSED
 
+    @property
+    def connecting(self) -> bool:
+        """The TCP connect is in progress: the socket's writability, not its input, is what to wait for."""
+        return self.link.link_state is LinkState.CONNECTING
+
+    def fileno(self) -> int:
+        """The connection's socket, to wait on; -1 when closed."""
+        sock = self.link._sock  # the module keeps its socket to itself; a loop over many needs it
+        return sock.fileno() if sock is not None and self.open else -1
+
+    def quiet_for(self) -> float:
+        """Seconds this link may go unticked while its socket stays quiet (inf: as long as it likes).
+
+        Ticks are owed for what the link does on time rather than on input:
+        sending what it was given (paced by the server's frame limit), a
+        keepalive, and the connect and handshake timeouts.
+        """
+        if not self.open:
+            return math.inf
+        link, now = self.link, self._clock()
+        if link.link_state is not LinkState.OPEN:
+            due = self._started + link.connect_timeout
+        elif self._unsent:
+            due = self._sent_at + self._pace
+        else:
+            due = self._sent_at + link.keepalive_interval
+        return max(0.0, due + self._NUDGE - now)
+
     def send(self, message: Any) -> None:
         self.inbox.send_to_module("link", message)
+        self._unsent = True
 
     def pump(self) -> None:
+        frames = self.link.frames_out
         self.engine.tick_once()
+        if self.link.frames_out != frames:
+            self._sent_at = self._clock()
+            self._unsent = False
+
+    def flush(self) -> None:
+        """Tick now if something sent waits to go out; what arrives stays in the inbox."""
+        if self._unsent:
+            self.pump()
 
     def wait_for(self, wanted: tuple[type, ...], timeout: float = 10.0) -> Any:
         """The first message of a ``wanted`` type (taken from the inbox), or None at the timeout."""

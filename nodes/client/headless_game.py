@@ -20,6 +20,11 @@ Each action returns the operation's ``serialno`` (0 when not in the
 world); a refusal comes back as an ``Info`` whose ``refno`` is that number
 (``on_message`` sees every message with its arrival time, for latency
 figures).
+
+A loop over many clients pumps one only when it has work: when its socket
+(:meth:`GameClient.fileno`; writability while :attr:`GameClient.connecting`)
+is ready, or at :meth:`GameClient.due`, whichever comes first. Pumping an
+idle client more often changes nothing but the CPU it costs.
 """
 
 from __future__ import annotations
@@ -65,6 +70,16 @@ class _Links:
         messages, link.inbox.messages = link.inbox.messages, []
         return messages
 
+    def flush(self) -> None:
+        if self.current is not None:
+            self.current.flush()
+
+    def quiet_for(self) -> float:
+        link = self.current
+        if link is None:
+            return math.inf
+        return 0.0 if link.inbox.messages else link.quiet_for()
+
 
 class GameClient:
     """One headless player; see the module docstring."""
@@ -105,6 +120,28 @@ class GameClient:
         """The avatar's (predicted) x, y, z and yaw."""
         return self.mirror.my_position()
 
+    @property
+    def link(self) -> LinkSession | None:
+        """The current server connection (a new one for each server the session moves to)."""
+        return self._links.current
+
+    @property
+    def connecting(self) -> bool:
+        """The connection is being made: wait for the socket's writability, not its input."""
+        link = self._links.current
+        return link is not None and link.connecting
+
+    def fileno(self) -> int:
+        """The current connection's socket, to wait on (-1: none); it changes as the session moves."""
+        link = self._links.current
+        return link.fileno() if link is not None else -1
+
+    def due(self, now: float) -> float:
+        """The latest time of the next ``pump`` if the socket stays quiet (inf: none needed)."""
+        due = now + self._links.quiet_for()
+        retry = self.session.retry_at
+        return min(due, retry) if retry else due
+
     # -- driving -------------------------------------------------------------------------
 
     def play(self, account: str, password: str, character: str) -> None:
@@ -125,6 +162,10 @@ class GameClient:
         if self.in_world:
             self.mirror.predict(self.velocity[0], self.velocity[1], dt, self.yaw)
         return len(messages)
+
+    def flush(self) -> None:
+        """Send the actions asked since the last ``pump`` now, not at the next one."""
+        self._links.flush()
 
     def wait_in_world(self, timeout: float = 15.0) -> bool:
         """Pump until in the world, an error, or ``timeout`` seconds (blocking; for scripts)."""

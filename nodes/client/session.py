@@ -156,6 +156,11 @@ class Session:
         self.link.send(operation)
         return self._serial
 
+    @property
+    def retry_at(self) -> float:
+        """When ``tick`` connects to the login node again (0: no retry pending)."""
+        return self._retry_at if self.phase is Phase.OFFLINE else 0.0
+
     # -- what arrives ---------------------------------------------------------------------
 
     def handle(self, messages: list[Any], now: float) -> None:

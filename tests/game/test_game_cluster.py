@@ -1,12 +1,14 @@
 """The demo game end to end: real node processes, bots over real sockets, the AI node killed."""
 
 import os
+import random
 import signal
 import sqlite3
 import time
 
 from gamelogic import operations as ops
-from nodes.bots import run_bots
+from gamelogic.classes import ClassTree
+from nodes.bots import Bot, BotLoop, run_bots
 from nodes.client.headless_game import GameClient
 
 PASSWORD = "a password for tests"
@@ -28,6 +30,32 @@ def test_bots_fight_pigs_and_chat_through_the_gld(cluster):
     chat = run_bots(2, cluster.login_address, scenario="chat", seconds=10, seed=2, progress=lambda _: None)
     assert 2 == chat.in_world and not chat.errors, chat.lines()
     assert chat.latencies.get("chat"), chat.lines()
+
+
+def test_bots_are_stepped_when_something_arrives_or_is_due_not_on_a_beat(cluster):
+    loop = BotLoop()
+    tree = ClassTree.load()
+    bots = [Bot(i, cluster.login_address, "wander", random.Random(i), "Beat", tree) for i in range(2)]
+    try:
+        for bot in bots:
+            bot.start()
+            loop.add(bot)
+        deadline = time.monotonic() + 30
+        while not all(b.entered or b.gone for b in bots) and time.monotonic() < deadline:
+            loop.run_until(time.monotonic() + 0.2)
+        assert all(b.in_world for b in bots), [dict(b.errors) for b in bots]
+        steps, frames = loop.steps, sum(b.frames() for b in bots)
+        loop.run_until(time.monotonic() + 3.0)
+        steps, frames = loop.steps - steps, sum(b.frames() for b in bots) - frames
+        assert frames >= 2 * 3 * 10  # the server's frames keep coming (20 a second)
+        # one step per frame, give or take a decision (every 0.5 s at most) or a keepalive; a loop on a
+        # 5 ms beat takes 1,200 steps here
+        assert steps <= frames + 2 * (6 + 3) + 10, (steps, frames)
+        assert any(b.latencies.get("move") for b in bots)  # and they still walk and time it
+    finally:
+        loop.close()
+        for bot in bots:
+            bot.close()
 
 
 def _npc_positions(client):
