@@ -83,6 +83,8 @@ typedef struct {
     PyObject_HEAD
     pthread_mutex_t lock;
     pthread_cond_t idle;   /* signalled when a removed connection's busy clears */
+    pthread_cond_t unheld; /* signalled when hold(False) lets the thread go on */
+    int held;              /* hold(True): the thread starts no round until hold(False) */
     pthread_t thread;
     int started, stopping;
     int epfd, wakefd;
@@ -321,6 +323,7 @@ static void *run(void *arg)
 
         /* 1. Under the lock: what to read and what to send. */
         pthread_mutex_lock(&p->lock);
+        while (p->held && !p->stopping) pthread_cond_wait(&p->unheld, &p->lock);
         if (p->stopping) {
             pthread_mutex_unlock(&p->lock);
             break;
@@ -434,6 +437,7 @@ static int pump_init(Pump *p, PyObject *args, PyObject *kwds)
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->idle, NULL);
+    pthread_cond_init(&p->unheld, NULL);
     /* The thread blocks every signal, so SIGINT and SIGTERM reach the main
      * thread, whose Python handlers stop the node. */
     sigset_t all, before;
@@ -455,6 +459,7 @@ static void stop_thread(Pump *p)
     if (!p->started) return;
     pthread_mutex_lock(&p->lock);
     p->stopping = 1;
+    pthread_cond_broadcast(&p->unheld);
     pthread_mutex_unlock(&p->lock);
     wake(p);
     Py_BEGIN_ALLOW_THREADS
@@ -793,6 +798,24 @@ static PyObject *pump_stats(Pump *p, PyObject *unused)
     return out;
 }
 
+PyDoc_STRVAR(hold_doc,
+"hold(on)\n--\n\n"
+"hold(True): the thread finishes the round it is in and starts no other\n"
+"until hold(False). What arrives meanwhile waits in the kernel; what write()\n"
+"queues meanwhile is sent after. The network module holds the thread for\n"
+"its own tick, so on a small machine the two do not compete for a core.");
+
+static PyObject *pump_hold(Pump *p, PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    if (on < 0) return NULL;
+    pthread_mutex_lock(&p->lock);
+    p->held = on;
+    if (!on) pthread_cond_broadcast(&p->unheld);
+    pthread_mutex_unlock(&p->lock);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(close_doc, "close()\n--\n\nStop the thread. Sockets are not closed: they are the caller's.");
 
 static PyObject *pump_close(Pump *p, PyObject *unused)
@@ -810,6 +833,7 @@ static PyMethodDef pump_methods[] = {
     {"shutdown", (PyCFunction)pump_shutdown, METH_O, shutdown_doc},
     {"unsent", (PyCFunction)pump_unsent, METH_O, unsent_doc},
     {"stats", (PyCFunction)pump_stats, METH_NOARGS, stats_doc},
+    {"hold", (PyCFunction)pump_hold, METH_O, hold_doc},
     {"close", (PyCFunction)pump_close, METH_NOARGS, close_doc},
     {NULL, NULL, 0, NULL}
 };

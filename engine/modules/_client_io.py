@@ -57,6 +57,7 @@ class ThreadedIO:
             raise RuntimeError("native._netio is not built on this platform: use io_thread = false")
         self._pump = _Pump(read_cap=read_cap)
         self._collect = self._pump.collect
+        self._hold = self._pump.hold
 
     def add(self, sock: socket.socket) -> None:
         self._pump.add(sock.fileno())
@@ -81,6 +82,16 @@ class ThreadedIO:
 
     def unsent(self, fd: int) -> int:
         return self._pump.unsent(fd)  # type: ignore[no-any-return]
+
+    def hold(self, on: bool) -> None:
+        """Keep the thread from starting a round while ``on`` (the tick runs meanwhile).
+
+        On a machine with few cores the thread's system calls would
+        otherwise take the core the tick is running on; held, they wait in
+        the kernel for the tick to end, and nothing is read any later than
+        before: the tick collects once, at its start.
+        """
+        self._hold(on)
 
     def stats(self) -> dict[str, int]:
         return self._pump.stats()  # type: ignore[no-any-return]
@@ -234,6 +245,9 @@ class InlineIO:
 
     def unsent(self, fd: int) -> int:
         return len(self._outbufs.get(fd, b""))
+
+    def hold(self, on: bool) -> None:
+        """Nothing to hold: the tick does the I/O itself."""
 
     def stats(self) -> dict[str, int]:
         return {"open": len(self._socks), "stalled": len(self._outbufs),

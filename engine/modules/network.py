@@ -48,7 +48,9 @@ limits), ``max_messages_per_tick`` (from one client), ``send_buffer_limit``
 ``handshake_timeout`` (5 s), ``idle_timeout`` (10 s), ``close_linger``
 (2 s to flush a close frame), ``socket_send_buffer`` (SO_SNDBUF, 0 = the
 kernel's default), ``io_thread`` (true: the native I/O thread where it is
-built; false: I/O inside the tick).
+built; false: I/O inside the tick), ``hold_io`` (true: the I/O thread waits
+while this module ticks, so the two never compete for one core; false lets
+it run beside the tick, for a machine with cores to spare).
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ class NetworkModule(Module):
         self.close_linger = float(s.get("close_linger", 2.0))
         self.socket_send_buffer = int(s.get("socket_send_buffer", 0))
         self.io_thread = bool(s.get("io_thread", True))
+        self.hold_io = bool(s.get("hold_io", True))
         self._read_cap = self.limits.max_frame_bytes + _READ_SLACK  # bytes held per client per tick
         for key in ("max_messages_per_tick", "send_buffer_limit", "max_clients", "accept_per_tick"):
             if getattr(self, key) < 1:
@@ -274,18 +277,23 @@ class NetworkModule(Module):
     # -- the tick ----------------------------------------------------------------------------
 
     def tick(self) -> None:
-        now = self._now()
-        self._accept(now)
-        received, lost = self._io.collect()  # type: ignore[union-attr]
-        if received:
-            self._read_ready(received, now)
-        if lost:
-            self._read_lost(lost, now)
-        if self._pending:
-            self._flush_outboxes()
-        if now >= self._next_sweep:
-            self._next_sweep = now + _SWEEP_INTERVAL
-            self._sweep(now)
+        io = self._io
+        io.hold(self.hold_io)  # type: ignore[union-attr]
+        try:
+            now = self._now()
+            self._accept(now)
+            received, lost = io.collect()  # type: ignore[union-attr]
+            if received:
+                self._read_ready(received, now)
+            if lost:
+                self._read_lost(lost, now)
+            if self._pending:
+                self._flush_outboxes()
+            if now >= self._next_sweep:
+                self._next_sweep = now + _SWEEP_INTERVAL
+                self._sweep(now)
+        finally:
+            io.hold(False)  # type: ignore[union-attr]
 
     def _accept(self, now: float) -> None:
         listener = self._listener

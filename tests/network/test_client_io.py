@@ -222,6 +222,37 @@ def test_a_reused_descriptor_number_gets_only_its_own_bytes(io, connect, listene
     second_client.close()
 
 
+def test_a_held_thread_neither_reads_nor_sends_until_let_go(client_io_mode, io, connect):
+    if client_io_mode != "io-thread":
+        pytest.skip("only the native thread runs while the tick does")
+    server, client = connect()
+    io.hold(True)
+    time.sleep(0.01)  # the round in flight, if any, ends
+    rounds = io.stats()["rounds"]
+    client.sendall(b"while held")
+    io.write([server.fileno()], [b"queued while held"], 1 << 20)
+    time.sleep(0.1)
+
+    assert ([], []) == io.collect()
+    assert rounds == io.stats()["rounds"]
+    client.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        client.recv(100)
+
+    io.hold(False)
+    got, _ = _collect_until(io, lambda got, lost: got.get(server.fileno()) == b"while held")
+    assert b"while held" == got[server.fileno()]
+    assert b"queued while held" == _read_exactly(client, len(b"queued while held"))
+
+
+def test_a_held_pump_still_closes(client_io_mode):
+    if client_io_mode != "io-thread":
+        pytest.skip("the native pump's own thread")
+    io = ThreadedIO(read_cap=1024)
+    io.hold(True)
+    io.close()  # returns: stopping lets a held thread go
+
+
 def test_the_native_pump_skips_unknown_descriptors_and_refuses_bad_arguments(client_io_mode):
     if client_io_mode != "io-thread":
         pytest.skip("the native pump's own checks")
