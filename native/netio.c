@@ -23,6 +23,10 @@
  * round reads tens of sockets per epoll_wait, as the tick did when it read
  * them itself, for at most a millisecond of added latency.
  *
+ * hold(True) keeps the thread from starting a round until hold(False): the
+ * network module holds it for its own tick, so on a small machine the two do
+ * not compete for one core (docs/design.md).
+ *
  * The Python side never blocks on the thread except in remove(), which
  * waits until the thread is out of any system call on that socket, so the
  * caller may close the descriptor (and the kernel may reuse its number)
