@@ -1,0 +1,133 @@
+"""``python -m bench world``: the CPU of one World tick, in-process, at the game bench's size.
+
+``bench game`` measures the gamelogic node's tick p99 with bots on the same
+two cores, where waiting for a core is most of the figure. This one takes
+the machine out: the bench world (the demo world plus spawners, filled to
+2,000 NPCs) in this process, no sockets, no physics or AI node (their
+addresses are set, so the World sends them what it would), ``players``
+characters spread at random, and each tick the poses physics would report
+fed back: every player and a third of the NPCs moved. Figures: the CPU
+seconds (``time.process_time``) of the World's tick, against the same world
+with no players, at a quarter and at all of the players. The pose building
+is outside the timed part.
+
+The full figure's target is issue 6's tick p99 of 40 ms: the World's CPU
+alone must fit in it before the node's whole tick (network, AOI messages
+out, the GC) can.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench._report import Row
+from bench.game import bench_world
+from engine.gc_tuning import tune_for_server
+from engine.guid import make, module_guid
+from engine.objectspace import ObjectSpaceManager
+from gamelogic.character import build_character, new_character_state
+from gamelogic.classes import ClassTree
+from gamelogic.world import World
+from gamelogic.worldfile import load_world
+
+PLAYERS = 1000
+NPCS = 2000
+TICKS = 60
+BUDGET_MS = 40.0
+_NODE = 2000
+_CONN_SPACE = 100_000  # client connections: a space id the manager here never hands out
+
+
+class _Region:
+    """A World ticked as the gamelogic node's host does, its outbound messages dropped."""
+
+    def __init__(self, world_path: Path, seed: int = 1):
+        world_file, _ = load_world(world_path)
+        self.manager = ObjectSpaceManager(_NODE, outbound=lambda message: None)
+        self.world = World(world_file, ClassTree.load(), space=self.manager.create_space(),
+                           send=self.manager.send, rng=random.Random(seed), me=module_guid(_NODE, 5),
+                           physics=module_guid(11000, 7), ai=module_guid(10000, 6))
+        self.manager.end_tick()
+        self.rng = random.Random(seed + 1)
+        self.players: list = []
+        self.tick_no = 0
+
+    def add_players(self, n: int) -> None:
+        w, d = self.world.file.size
+        for _ in range(n):
+            space = self.manager.create_space()
+            at = [self.rng.uniform(10, w - 10), self.rng.uniform(10, d - 10), 0.0]
+            character, _, _ = build_character(space, new_character_state(f"P{len(self.players)}", at))
+            character.fresh = False
+            conn = make(_NODE, _CONN_SPACE, len(self.players) + 1)
+            self.players.append(self.world.add_player(character, conn))
+            self.manager.end_tick()
+
+    def npcs(self) -> int:
+        return len(self.world.bodies) - len(self.players)
+
+    def tick(self) -> float:
+        """One tick; returns the CPU seconds of the World's part (the poses fed are built outside it)."""
+        world, rng = self.world, self.rng
+        rows = [[b.guid, b.pos[0] + rng.uniform(-0.1, 0.1), b.pos[1] + rng.uniform(-0.1, 0.1), b.pos[2]]
+                for b in self.players]
+        players = world._player_bodies
+        npcs = [b for b in world.bodies.values() if b.guid not in players]
+        rows += [[b.guid, b.pos[0] + 0.05, b.pos[1], b.pos[2]] for b in npcs[self.tick_no % 3::3]]
+        started = time.process_time()
+        self.manager.begin_tick(self.tick_no)
+        world.on_poses(rows)
+        world.tick(self.tick_no * 0.05, self.tick_no)
+        self.manager.end_tick()
+        took = time.process_time() - started
+        self.tick_no += 1
+        return took
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    return s[len(s) // 2]
+
+
+def run(progress: Callable[[str], None], *, players: int = PLAYERS, npcs: int = NPCS,
+        ticks: int = TICKS) -> list[Row]:
+    tune_for_server()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-world-"))
+    total = bench_world(npcs, tmp / "world.toml")
+    region = _Region(tmp / "world.toml")
+    while region.npcs() < 0.95 * total and region.tick_no < 20 * 120:
+        for _ in range(20):
+            region.tick()
+        progress(f"the world fills up: {region.npcs()}/{total} NPCs")
+    took = [region.tick() for _ in range(ticks)]
+    idle, idle_slowest = _median(took), max(took)
+    progress(f"no players: {idle * 1e3:.1f} ms of CPU per tick")
+    rows = []
+    for level in sorted({max(1, players // 4), players}):
+        region.add_players(level - len(region.players))
+        for _ in range(10):  # the new players' first views
+            region.tick()
+        took = [region.tick() for _ in range(ticks)]
+        cpu, slowest = _median(took), max(took)
+        progress(f"{level} players: {cpu * 1e3:.1f} ms of CPU per tick, the slowest {slowest * 1e3:.1f} ms")
+        full = level == players
+        what = f"{level} players spread and {region.npcs()} NPCs, all players moving"
+        rows.append(Row(
+            f"World tick CPU (median of {ticks}), {what} (baseline: the same world, no players)",
+            cpu * 1e3, "ms", idle * 1e3, "", None))
+        rows.append(Row(
+            f"World tick CPU, the slowest of {ticks} ticks, {what} (baseline: no players, the slowest)",
+            slowest * 1e3, "ms", idle_slowest * 1e3,
+            f"<= {BUDGET_MS:g} (the node's whole tick p99)" if full else "",
+            slowest * 1e3 <= BUDGET_MS if full else None))
+    return rows
+
+
+if __name__ == "__main__":
+    from bench._report import to_table
+
+    print(to_table(run(lambda text: print(" ..", text, flush=True), players=200, ticks=20)))
