@@ -122,6 +122,8 @@ class Body:
     dead_until: float = 0.0
     viewed: bool = False
     """Its view was computed at least once (players)."""
+    view_bucket: int = 0
+    """The tick (modulo VIEW_EVERY) its view is recomputed on (players; dealt round-robin)."""
     seen_arr: np.ndarray | None = None
     """``seen`` as a sorted uint64 array (players; None: rebuild it from ``seen``)."""
 
@@ -216,6 +218,7 @@ class World:
             )
         )
         self.bodies: dict[int, Body] = {}
+        self._players_added = 0
         self._player_bodies: dict[int, Body] = {}
         """The players among the bodies (asked for many times a tick: not a scan of every body)."""
         self.by_wid: dict[str, int] = {}
@@ -361,7 +364,11 @@ class World:
             designer=designer,
             obj=character,
             physical=True,
+            # Round-robin, not by Guid: every character is object 1 of its own space, so its
+            # Guid modulo VIEW_EVERY is the same for all and they would all be recomputed at once.
+            view_bucket=self._players_added % VIEW_EVERY,
         )
+        self._players_added += 1
         character.world = self
         character.dirty = True
         self._register(body, view=VIEW_DESIGNER if designer else VIEW_PLAYER)
@@ -1081,7 +1088,7 @@ class World:
             if observer.guid not in table:
                 continue
             present.append(observer)
-            if observer.guid % VIEW_EVERY != bucket and observer.viewed:
+            if observer.view_bucket != bucket and observer.viewed:
                 if observer.seen_arr is None:
                     observer.seen_arr = _sorted_guids(observer.seen)
                 kept.append(observer.seen_arr)

@@ -24,8 +24,9 @@ def test_a_player_sees_what_comes_into_view_and_is_told_when_it_leaves():
     assert pig.guid in seen
     assert r.world.by_wid["hut"] not in seen  # 113 m away: beyond the 60 m view
     r.world.teleport(pig.guid, 150.0, 20.0)
-    r.tick()
+    r.tick(VIEW_EVERY)  # a view is recomputed every VIEW_EVERY ticks: the pig is gone by then
     assert [pig.guid] == [m.target for m in r.take(Disappear, to=ann.conn)]
+    r.take()
     r.world.teleport(ann.guid, 25.0, 25.0)
     r.tick()
     (moves,) = r.take(Moves, to=ann.conn)
@@ -283,3 +284,18 @@ def test_an_arrow_at_a_pig_hits_it_and_one_at_a_pig_behind_a_wall_misses():
     assert pig.health < pig.max_health
     hits = r.take(Hit, to=ann.conn)
     assert hits and "arrow" == hits[0].what
+
+
+def test_players_views_are_recomputed_a_share_each_tick_not_all_at_once():
+    """Every character is object 1 of its own space: spreading the views by Guid put them all
+    on one tick, which then cost four ticks' work (and set the tick's p99)."""
+    r = Region()
+    players = [r.player(f"P{i}", (20.0 + i * 0.5, 20.0)) for i in range(2 * VIEW_EVERY)]
+    r.tick(VIEW_EVERY)
+    r.take()
+    pig = r.npc("pig", (30.0, 22.0))
+    told = []
+    for _ in range(VIEW_EVERY):
+        r.tick()
+        told.append(sum(1 for p in players for m in r.take(Sight, to=p.conn) if m.frm == pig.guid))
+    assert [2] * VIEW_EVERY == told
