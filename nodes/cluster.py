@@ -263,12 +263,13 @@ def run_cluster(*, seconds: float | None = None, gld_port: int = 7100, run_dir: 
         cluster.start()
         cluster.say("health (Ctrl-C stops the cluster):")
         cluster.watch(seconds)
-        cluster.say("")
     except KeyboardInterrupt:
-        cluster.say("")
+        pass
     except RuntimeError as exc:
         cluster.say(f"spenefett cluster: {exc}")
         status = 1
+    if status == 0:
+        cluster.say("")
     _shield_from_repeated_signals(cluster)
     cluster.stop()
     return status

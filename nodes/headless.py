@@ -88,10 +88,7 @@ class LinkSession:
         self.engine.connect("inbox", "link")
         self.engine.set_transport("link")
         self._clock = self.engine.clock.now
-        self._started = self._clock()
-        self._sent_at = self._started  # when a frame last went out (or the link started)
         self._unsent = False  # something was sent to the link that no frame has carried yet
-        self._pace = 1.1 / self.link.limits.max_frames_per_second  # the link's spacing of frames
         self.engine.start()
         self._closed = False
 
@@ -106,26 +103,17 @@ class LinkSession:
 
     def fileno(self) -> int:
         """The connection's socket, to wait on; -1 when closed."""
-        sock = self.link._sock  # the module keeps its socket to itself; a loop over many needs it
-        return sock.fileno() if sock is not None and self.open else -1
+        return self.link.fileno() if self.open else -1
 
     def quiet_for(self) -> float:
         """Seconds this link may go unticked while its socket stays quiet (inf: as long as it likes).
 
-        Ticks are owed for what the link does on time rather than on input:
-        sending what it was given (paced by the server's frame limit), a
+        Ticks are owed for what the link does on time rather than on input
+        (:meth:`ClientLinkModule.next_due`): sending what it was given, a
         keepalive, and the connect and handshake timeouts.
         """
-        if not self.open:
-            return math.inf
-        link, now = self.link, self._clock()
-        if link.link_state is not LinkState.OPEN:
-            due = self._started + link.connect_timeout
-        elif self._unsent:
-            due = self._sent_at + self._pace
-        else:
-            due = self._sent_at + link.keepalive_interval
-        return max(0.0, due + self._NUDGE - now)
+        due = self.link.next_due(queued=self._unsent)
+        return max(0.0, due + self._NUDGE - self._clock()) if due != math.inf else math.inf
 
     def send(self, message: Any) -> None:
         self.inbox.send_to_module("link", message)
@@ -135,7 +123,6 @@ class LinkSession:
         frames = self.link.frames_out
         self.engine.tick_once()
         if self.link.frames_out != frames:
-            self._sent_at = self._clock()
             self._unsent = False
 
     def flush(self) -> None:

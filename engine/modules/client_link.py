@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import errno
+import math
 import select
 import socket
 from collections.abc import Mapping
@@ -191,6 +192,28 @@ class ClientLinkModule(Module):
         self.close_reason = reason
         self._drop_socket()
         self.link_state = LinkState.CLOSED
+
+    # -- for a loop that drives many links ------------------------------------------------
+
+    def fileno(self) -> int:
+        """The socket to wait on (-1: none): writable once connected, then readable."""
+        return self._sock.fileno() if self._sock is not None else -1
+
+    def next_due(self, *, queued: bool = False) -> float:
+        """The clock time by which ``tick`` has work that no input brings (inf: none).
+
+        A connect or handshake timing out, the next frame of what is queued
+        (``queued``: also what waits in a pipe toward this module), paced by
+        the server's frame limit, or else the keepalive.
+        """
+        state = self.link_state
+        if state is LinkState.CLOSED or state is LinkState.IDLE:
+            return math.inf
+        if state is not LinkState.OPEN:
+            return self._started_at + self.connect_timeout
+        if queued or self._outbox:
+            return self._last_sent + self._min_interval
+        return self._last_sent + self.keepalive_interval
 
     # -- what local modules send to the server --------------------------------------------
 

@@ -277,23 +277,28 @@ class NetworkModule(Module):
     # -- the tick ----------------------------------------------------------------------------
 
     def tick(self) -> None:
-        io = self._io
-        io.hold(self.hold_io)  # type: ignore[union-attr]
+        if not self.hold_io:
+            self._tick()
+            return
+        self._io.hold(True)  # type: ignore[union-attr]  # the I/O thread waits for the tick (hold_io)
         try:
-            now = self._now()
-            self._accept(now)
-            received, lost = io.collect()  # type: ignore[union-attr]
-            if received:
-                self._read_ready(received, now)
-            if lost:
-                self._read_lost(lost, now)
-            if self._pending:
-                self._flush_outboxes()
-            if now >= self._next_sweep:
-                self._next_sweep = now + _SWEEP_INTERVAL
-                self._sweep(now)
+            self._tick()
         finally:
-            io.hold(False)  # type: ignore[union-attr]
+            self._io.hold(False)  # type: ignore[union-attr]
+
+    def _tick(self) -> None:
+        now = self._now()
+        self._accept(now)
+        received, lost = self._io.collect()  # type: ignore[union-attr]
+        if received:
+            self._read_ready(received, now)
+        if lost:
+            self._read_lost(lost, now)
+        if self._pending:
+            self._flush_outboxes()
+        if now >= self._next_sweep:
+            self._next_sweep = now + _SWEEP_INTERVAL
+            self._sweep(now)
 
     def _accept(self, now: float) -> None:
         listener = self._listener
@@ -351,7 +356,7 @@ class NetworkModule(Module):
                 gathered += batch
                 continue
             if gathered:
-                self._push_gathered(gathered)
+                self._push_client_messages(gathered)
                 gathered = []
             client.tick_messages = 0
             if batches and not self._deliver(client, batches, now):
@@ -359,16 +364,17 @@ class NetworkModule(Module):
             if conn.events_pending:
                 self._events(client, now)
         if gathered:
-            self._push_gathered(gathered)
+            self._push_client_messages(gathered)
         self.frames_in += frames
 
-    def _push_gathered(self, messages: list[Any]) -> None:
+    def _push_client_messages(self, messages: list[Any], client: _Client | None = None) -> None:
+        """Push client messages toward ``deliver_to`` (``client``: whose they all are, for the log)."""
         self.messages_in += len(messages)
-        pipe = self._outbound[self.deliver_to]
         try:
-            pipe.push_many(messages)
+            self._outbound[self.deliver_to].push_many(messages)
         except PipeFullError as exc:
-            self.log.warning("client messages dropped: %s", exc)
+            whose = f"client {format_guid(client.guid)}" if client is not None else "client"
+            self.log.warning("%s messages dropped: %s", whose, exc)
 
     def _read_lost(self, lost: list[tuple[int, str | None]], now: float) -> None:
         """Sockets at end of file (reason None: the protocol says what that means) or failed."""
@@ -414,7 +420,7 @@ class NetworkModule(Module):
         Frames before the one that passes ``max_messages_per_tick`` are
         delivered; that one and the rest are not.
         """
-        push_many, limit = self._outbound[self.deliver_to].push_many, self.max_messages_per_tick
+        limit = self.max_messages_per_tick
         count = client.tick_messages
         for messages in batches:
             client.frames_in += 1
@@ -426,11 +432,7 @@ class NetworkModule(Module):
                 return False
             if not messages:
                 continue  # a keepalive
-            self.messages_in += len(messages)
-            try:
-                push_many(messages)
-            except PipeFullError as exc:
-                self.log.warning("client %s: message dropped: %s", format_guid(client.guid), exc)
+            self._push_client_messages(messages, client)
         client.tick_messages = count
         return True
 
