@@ -47,6 +47,7 @@ from typing import Any, TextIO
 
 import attrs
 
+from engine.gc_tuning import tune_for_server
 from gamelogic import operations as ops
 from gamelogic.classes import ClassTree
 from nodes.client.headless_game import GameClient
@@ -386,6 +387,7 @@ def run_bots(count: int, login: str, *, scenario: str = "wander", seconds: float
     rng = random.Random(seed if seed is not None else os.getpid())
     tag = _letters(rng.randrange(26 ** 5), width=5).capitalize()
     tree = ClassTree.load()
+    tune_for_server()  # each bot's frames are thousands of short-lived objects a second (see gc_tuning)
     bots: list[Bot] = []
     errors: Counter[str] = Counter()
     show = progress or _progress_line(out)
