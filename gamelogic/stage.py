@@ -97,13 +97,17 @@ class Stage:
 
     def containers_at(self, xy: np.ndarray) -> list[str]:
         """``container_at`` for each row of an (n, 2) array, in one numpy pass per room."""
+        room, names = self.rooms_at(xy)
+        return [names[i] if i >= 0 else OUTDOORS for i in room.tolist()]
+
+    def rooms_at(self, xy: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """For each row of an (n, 2) array, the index of its room in the names given (-1: outdoors)."""
         out = np.full(len(xy), -1, np.int64)
         for i, room in enumerate(self.rooms):
             x0, y0, x1, y1 = room.rect
             inside = (out < 0) & (xy[:, 0] >= x0) & (xy[:, 0] < x1) & (xy[:, 1] >= y0) & (xy[:, 1] < y1)
             out[inside] = i
-        names = [room.id for room in self.rooms]
-        return [names[i] if i >= 0 else OUTDOORS for i in out.tolist()]
+        return out, [room.id for room in self.rooms]
 
     def doors_between(self, a: str, b: str) -> list[Door]:
         return [d for d in self.doors.values() if set(d.sides) == {a, b}]

@@ -179,6 +179,49 @@ def _sorted_guids(guids: set[int]) -> np.ndarray:
     return np.sort(np.fromiter(guids, np.uint64, len(guids)))
 
 
+class _MovedRows:
+    """This tick's moved bodies as ``Moves`` rows ``[guid, x, y, z, yaw]``, sorted by Guid.
+
+    A row's list is built only if some player gets it: with the players
+    gathered in one place, most of the moving NPCs are seen by nobody.
+    """
+
+    __slots__ = ("guids", "_values")
+
+    def __init__(self, guids: list[int] | None = None, poses: np.ndarray | None = None):
+        if not guids or poses is None:
+            self.guids, self._values = _NO_GUIDS, np.empty((0, 4))
+            return
+        g = np.array(guids, np.uint64)
+        order = np.argsort(g, kind="stable")
+        self.guids = g[order]
+        values = poses[order]
+        values[:, :3] = np.round(values[:, :3], 3)
+        values[:, 3] = np.round(values[:, 3], 1)
+        self._values = values
+
+    def __bool__(self) -> bool:
+        return len(self.guids) > 0
+
+    def find(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each Guid in ``wanted``, its row index (clipped) and whether it moved."""
+        at = np.searchsorted(self.guids, wanted)
+        np.minimum(at, len(self.guids) - 1, out=at)
+        return at, self.guids[at] == wanted
+
+    def rows(self, *indexes: np.ndarray) -> np.ndarray:
+        """An object array of rows by index: filled at the ``indexes`` (one list per row, shared)."""
+        mark = np.zeros(len(self.guids), bool)
+        for i in indexes:
+            mark[i] = True
+        need = np.flatnonzero(mark)
+        objs = np.empty(len(self.guids), object)
+        values = self._values[need].tolist()
+        for i, g, v in zip(need.tolist(), self.guids[need].tolist(), values, strict=True):
+            objs[i] = [g, *v]
+        return objs
+
+
 class World:
     """The region: bodies, their views, physics, spawners and the rules between them."""
 
@@ -1042,36 +1085,27 @@ class World:
         moved = self._moved
         table = self.spatial.table
         changed, poses, moved_bodies = [], [], []
+        was_inside: list[int] = []  # indexes of moved bodies that stood in a room
         for guid in moved:
             body = bodies.get(guid)
             if body is not None:
+                if body.container != OUTDOORS:
+                    was_inside.append(len(changed))
                 changed.append(guid)
                 poses.append((*body.pos, body.yaw))
                 moved_bodies.append(body)
-        rows: dict[int, list[Any]] = {}
         players = self._players()
-        row_guids = _NO_GUIDS
-        row_objs = np.empty(0, object)
+        moved_rows = _MovedRows()
         if changed:
             arr = np.array(poses, np.float64)
-            for body, container in zip(moved_bodies, self.stage.containers_at(arr[:, :2]), strict=True):
-                body.container = container
+            self._place_in_rooms(moved_bodies, arr, was_inside)
             placed = [i for i, g in enumerate(changed) if g in table]
             if len(placed) < len(changed):  # added this tick: not placed in the table yet
                 for i in set(range(len(changed))) - set(placed):
                     table.set_position(changed[i], arr[i, :3])
             table.set_positions([changed[i] for i in placed], arr[placed, :3])
             if players:  # the update rows are for players only
-                arr[:, :3] = np.round(arr[:, :3], 3)
-                arr[:, 3] = np.round(arr[:, 3], 1)
-                rows = {g: [g, *r] for g, r in zip(changed, arr.tolist(), strict=True)}
-                row_guids = np.array(changed, np.uint64)
-                order = np.argsort(row_guids, kind="stable")
-                row_guids = row_guids[order]
-                row_list = list(rows.values())
-                row_objs = np.empty(len(row_list), object)
-                for k, i in enumerate(order.tolist()):
-                    row_objs[k] = row_list[i]
+                moved_rows = _MovedRows(changed, arr)
         self.spatial.step(0.0, due=self._views_read())
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
@@ -1109,27 +1143,30 @@ class World:
                 else:
                     visible -= hidden
                     visible = {g for g in visible if sees(observer, bodies[g])}  # indoors
-            self._new_view(observer, visible, None, changes, kept, bool(rows))
+            self._new_view(observer, visible, None, changes, kept, bool(moved_rows))
         if due:
-            self._outdoor_views(due, off, ents, indoors, changes, kept, bool(rows))
+            self._outdoor_views(due, off, ents, indoors, changes, kept, bool(moved_rows))
         # 2. the Moves rows of every player at once: what it saw and still sees, among the moved
         picks: list[list[Any]] = [[] for _ in present]
-        if rows and present:
+        own: list[Any] = [None] * len(present)
+        if moved_rows and present:
             counts = np.fromiter((len(a) for a in kept), np.int64, len(kept))
             flat = np.concatenate(kept) if len(kept) > 1 else kept[0]
-            at = np.searchsorted(row_guids, flat)
-            np.minimum(at, len(row_guids) - 1, out=at)
-            hit = row_guids[at] == flat
+            at, hit = moved_rows.find(flat)
+            own_at, own_hit = moved_rows.find(np.fromiter((o.guid for o in present), np.uint64, len(present)))
+            objs = moved_rows.rows(at[hit], own_at[own_hit])
             ends = np.cumsum(hit, dtype=np.int64)[np.cumsum(counts) - 1] if len(flat) else np.zeros(
                 len(kept), np.int64)
             ends[counts == 0] = 0
             ends = np.maximum.accumulate(ends)
-            chosen = row_objs[at[hit]].tolist()
+            chosen = objs[at[hit]].tolist()
             begin = 0
             for k, end in enumerate(ends.tolist()):
                 if end > begin:
                     picks[k] = chosen[begin:end]
                     begin = end
+            for k, i in zip(np.flatnonzero(own_hit).tolist(), objs[own_at[own_hit]].tolist(), strict=True):
+                own[k] = i
         # 3. send, player by player: Sight, Disappear, Moves
         conn_sight = self.counts
         for k, observer in enumerate(present):
@@ -1142,15 +1179,25 @@ class World:
                 for g in change[1]:
                     self._send(Disappear(Guid(conn), Guid(g), target=Guid(g)))
             updates = picks[k]
-            own = rows.get(observer.guid)
-            if own is not None:
-                updates.append(own)
+            if own[k] is not None:
+                updates.append(own[k])
             if updates:
                 self._send(Moves(Guid(conn), Guid(self.me), updates=updates))
         if self.tick_no % VIEW_EVERY == VIEW_EVERY - 1:  # a full cycle: every player's view recomputed
             arrays, self._watching_arrays = self._watching_arrays, []
             self._watched = set(np.unique(np.concatenate(arrays)).tolist()) if arrays else set()
         self._moved = set()
+
+    def _place_in_rooms(self, moved: list[Body], poses: np.ndarray, was_inside: list[int]) -> None:
+        """Each moved body's ``container`` from where it now stands (``poses``: x, y first).
+
+        Only bodies in a room now or before are touched: outdoors stays outdoors.
+        """
+        room, names = self.stage.rooms_at(poses[:, :2])
+        inside = np.flatnonzero(room >= 0).tolist()
+        for i in set(inside).union(was_inside):
+            r = int(room[i])
+            moved[i].container = names[r] if r >= 0 else OUTDOORS
 
     def _views_read(self) -> list[int]:
         """Guids of the observers whose AOI views are scanned this tick; the others keep theirs.
