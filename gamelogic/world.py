@@ -282,7 +282,7 @@ class World:
         """Bodies some player saw in the last full cycle of view recomputations."""
         self._watching_arrays: list[np.ndarray] = []
         """The views computed in this cycle of recomputations (its union becomes ``_watched``)."""
-        self._may_see = np.zeros(1, bool)
+        self._seen_from_outdoors = np.zeros(1, bool)
         self._sees: Callable[[Body, Body], bool] = self.sees
         """The stage's rule as of this tick's views (:meth:`_sight_rule`)."""
         self._last_act = -math.inf
@@ -887,8 +887,9 @@ class World:
             return True  # walls and doors are seen from both sides
         return self.stage.can_see(observer.pos, target.pos, self.open_doors)
 
-    def _sight_rule(self) -> Callable[[Body, Body], bool]:
-        """:meth:`sees` for this tick's views, once every body's ``container`` is current.
+    def _sight_rule(self) -> tuple[Callable[[Body, Body], bool], Callable[[str, Body], bool]]:
+        """:meth:`sees` for this tick's views, once every body's ``container`` is current; and the
+        same rule from a container (``sees_from(container, target)``).
 
         The stage's rule depends only on the two containers (and the open
         doors), so each pair of containers is worked out once a tick, not
@@ -898,8 +899,9 @@ class World:
         structure: dict[str, bool] = {}
         is_a, stage, open_doors = self.tree.is_a, self.stage, self.open_doors
 
-        def sees(observer: Body, target: Body) -> bool:
-            a, b = observer.container, target.container
+        def sees_from(a: str, target: Body) -> bool:
+            """Whether a body in container ``a`` sees ``target`` (this tick's containers)."""
+            b = target.container
             if a == b:
                 return True
             s = structure.get(target.cls)
@@ -912,7 +914,11 @@ class World:
                 v = pairs[(a, b)] = any(d.id in open_doors for d in stage.doors_between(a, b))
             return v
 
-        return sees
+        def sees(observer: Body, target: Body) -> bool:
+            a = observer.container
+            return a == target.container or sees_from(a, target)
+
+        return sees, sees_from
 
     def _visible_to(self, observer: Body, target: Body) -> bool:
         if target.guid == observer.guid or target.dead_until > self.now:
@@ -1109,8 +1115,9 @@ class World:
         self.spatial.step(0.0, due=self._views_read())
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
-        hidden, indoors = self._hidden_and_indoors(players)
-        sees = self._sees = self._sight_rule()
+        sees, sees_from = self._sight_rule()
+        self._sees = sees
+        hidden = self._hidden_bodies(players, sees_from)
         bucket = self.tick_no % VIEW_EVERY
         # 1. the views due for recomputation this tick (Sight and Disappear kept for step 3)
         present: list[Body] = []
@@ -1145,7 +1152,7 @@ class World:
                     visible = {g for g in visible if sees(observer, bodies[g])}  # indoors
             self._new_view(observer, visible, None, changes, kept, bool(moved_rows))
         if due:
-            self._outdoor_views(due, off, ents, indoors, changes, kept, bool(moved_rows))
+            self._outdoor_views(due, off, ents, changes, kept, bool(moved_rows))
         # 2. the Moves rows of every player at once: what it saw and still sees, among the moved
         picks: list[list[Any]] = [[] for _ in present]
         own: list[Any] = [None] * len(present)
@@ -1220,15 +1227,18 @@ class World:
             due += self._perceivers[self.tick_no % PERCEIVE_EVERY]
         return due
 
-    def _hidden_and_indoors(self, players: list[Body]) -> tuple[set[int], set[int]]:
-        """Bodies players never see (markers, the dead waiting to rise), and bodies in a room.
+    def _hidden_bodies(self, players: list[Body], sees_from: Callable[[str, Body], bool]) -> set[int]:
+        """Bodies players never see (markers, the dead waiting to rise).
 
-        Also ``_may_see``: per table slot, whether the body there is one a
-        player may see (a body, not hidden); read by :meth:`_outdoor_views`.
+        Also ``_seen_from_outdoors``: per table slot, whether a player
+        standing outdoors may see the body there (a body, not hidden, and
+        outdoors or in a room the stage lets the outdoors see into); read by
+        :meth:`_outdoor_views`. The stage's rule depends only on the two
+        containers, so it is the same for every player outdoors.
         """
-        hidden, indoors = set(), set()
+        hidden: set[int] = set()
         if not players:
-            return hidden, indoors
+            return hidden
         now = self.now
         is_a = self.tree.is_a
         table = self.spatial.table
@@ -1238,16 +1248,14 @@ class World:
             if b.dead_until > now or (b.kind == "thing" and is_a(b.cls, "marker")):
                 hidden.add(g)
                 continue
-            if b.container != OUTDOORS:
-                indoors.add(g)
             slot = slot_of.get(g)
-            if slot is not None:
+            if slot is not None and (b.container == OUTDOORS or sees_from(OUTDOORS, b)):
                 may_see[slot] = True
-        self._may_see = may_see
-        return hidden, indoors
+        self._seen_from_outdoors = may_see
+        return hidden
 
     def _outdoor_views(self, due: list[tuple[int, Body]], off: np.ndarray, ents: np.ndarray,
-                       indoors: set[int], changes: dict[int, tuple[list[int], list[int]]],
+                       changes: dict[int, tuple[list[int], list[int]]],
                        kept: list[np.ndarray], moves: bool) -> None:
         """The views of players standing outdoors, recomputed together in numpy.
 
@@ -1266,20 +1274,12 @@ class World:
         first = np.cumsum(lens) - lens
         at = np.arange(total, dtype=np.int64) - np.repeat(first - starts, lens)
         e = ents[at].astype(np.int64)
-        keep = self._may_see[e] & (e != slots[owner])
+        keep = self._seen_from_outdoors[e] & (e != slots[owner])
         e, owner = e[keep], owner[keep]
         found = table.guids[e]
         cuts = np.searchsorted(owner, np.arange(1, len(due)))
-        bodies = self.bodies
-        sees = self._sees
         for (k, observer), view in zip(due, np.split(found, cuts), strict=True):
             observer.viewed = True
-            if indoors:
-                inside = [g for g in view.tolist() if g in indoors]
-                if inside:
-                    drop = [g for g in inside if not sees(observer, bodies[g])]
-                    if drop:
-                        view = view[~np.isin(view, np.array(drop, np.uint64))]
             view = np.sort(view)
             old = observer.seen_arr
             if old is not None and len(old) == len(view) and (old == view).all():
