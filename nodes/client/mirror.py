@@ -43,7 +43,12 @@ from gamelogic.stage import Stage, Wall
 from gamelogic.terrain import Hill, Terrain
 from gamelogic.worldfile import WorldEntity
 
-__all__ = ["Entity", "Event", "LogLine", "WorldMirror"]
+try:
+    from native._mirror import apply_moves as _apply_moves_native
+except ImportError:  # a source tree not built: the Python loop, same results
+    _apply_moves_native = None
+
+__all__ = ["Entity", "Event", "LogLine", "WorldMirror", "apply_moves_python"]
 
 _SAMPLES = 8
 _HISTORY_SECONDS = 2.0
@@ -442,32 +447,16 @@ class WorldMirror:
         if not isinstance(m.updates, list):
             self.counts["bad_moves"] += 1
             return
-        me, get = self.me, self.entities.get
-        applied = 0
-        try:  # a bot applies a hundred rows twenty times a second: the loop is kept lean
-            for row in m.updates:
-                try:
-                    guid, x, y, z, yaw = row
-                    if type(x) is not float or type(y) is not float or type(z) is not float \
-                            or type(yaw) is not float:
-                        x, y, z, yaw = float(x), float(y), float(z), float(yaw)
-                except (TypeError, ValueError):
-                    self.counts["bad_moves"] += 1
-                    continue
-                if (x - x) + (y - y) + (z - z) + (yaw - yaw) != 0.0:  # NaN unless all four are finite
-                    self.counts["bad_moves"] += 1
-                    continue
-                applied += 1
-                if guid == me and me:
-                    self._reconcile(x, y, z, now)
-                    continue
-                ent = get(guid)
-                if ent is None:
-                    self.counts["unknown_entity"] += 1
-                    continue
-                ent.samples.append((now, x, y, z, yaw))
-        finally:
-            self.updates += applied
+        # a bot applies a few hundred rows twenty times a second: in C when it is built
+        apply_moves = _apply_moves_native or apply_moves_python
+        applied, bad, unknown, own = apply_moves(m.updates, self.entities, now, self.me)
+        self.updates += applied
+        if bad:
+            self.counts["bad_moves"] += bad
+        if unknown:
+            self.counts["unknown_entity"] += unknown
+        for x, y, z in own:
+            self._reconcile(x, y, z, now)
 
     def _set(self, m: Set, now: float) -> None:
         props = m.props if isinstance(m.props, dict) else {}
@@ -573,6 +562,49 @@ class WorldMirror:
 
 def _ignore(message: Any, now: float) -> None:
     return None
+
+
+def apply_moves_python(rows: list[Any], entities: dict[int, Entity], now: float,
+                       me: int) -> tuple[int, int, int, list[tuple[float, float, float]]]:
+    """``Moves`` rows into the entities' samples: (applied, bad, unknown, own positions).
+
+    The reference for ``native/mirror.c``'s ``apply_moves``, which does the
+    same in C (tests/client/test_mirror.py holds the two to each other).
+    A row is bad unless it is a list or tuple of five whose last four are
+    numbers ``float()`` takes, all finite; a row for ``me`` is not sampled
+    but handed back for the prediction to reconcile; a guid not known (or
+    not hashable) is counted unknown.
+    """
+    applied = bad = unknown = 0
+    own: list[tuple[float, float, float]] = []
+    get = entities.get
+    for row in rows:
+        if type(row) is not list and type(row) is not tuple or len(row) != 5:
+            bad += 1
+            continue
+        guid, x, y, z, yaw = row
+        if type(x) is not float or type(y) is not float or type(z) is not float or type(yaw) is not float:
+            try:
+                x, y, z, yaw = float(x), float(y), float(z), float(yaw)
+            except (TypeError, ValueError, OverflowError):
+                bad += 1
+                continue
+        if (x - x) + (y - y) + (z - z) + (yaw - yaw) != 0.0:  # NaN unless all four are finite
+            bad += 1
+            continue
+        applied += 1
+        if me and guid == me:
+            own.append((x, y, z))
+            continue
+        try:
+            ent = get(guid)
+        except TypeError:  # not hashable
+            ent = None
+        if ent is None:
+            unknown += 1
+            continue
+        ent.samples.append((now, x, y, z, yaw))
+    return applied, bad, unknown, own
 
 
 def _interpolate(samples: deque, t: float) -> tuple[float, float, float, float]:

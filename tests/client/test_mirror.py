@@ -3,6 +3,8 @@
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.guid import Guid
 from engine.login.messages import EnteredWorld
@@ -252,3 +254,38 @@ def test_the_lag_is_learned_from_starts_of_walking_and_then_nothing_needs_correc
         corrections_per_burst.append(m.counts["corrections"] - before)
     assert m.lag == pytest.approx(delay, abs=0.06)
     assert corrections_per_burst[-1] == 0 and corrections_per_burst[0] > 0
+
+
+_native_mirror = pytest.importorskip("native._mirror")
+_ROW_VALUE = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-2**70, 2**70),
+                       st.booleans(), st.none(), st.text(max_size=4),
+                       st.sampled_from(["1.5", "nan", "-inf", 10**400]),
+                       st.lists(st.integers(), max_size=2))
+_GUID = st.one_of(st.sampled_from([ME, PIG, INN, DOOR, 0, 7]), st.integers(), st.none(),
+                  st.lists(st.integers()))
+_ROW = st.one_of(
+    st.tuples(_GUID, st.floats(-1e3, 1e3), st.floats(-1e3, 1e3), st.floats(-1e3, 1e3), st.floats(-360, 360))
+    .map(list),  # the usual: a well-formed row
+    st.lists(st.one_of(_GUID, _ROW_VALUE), min_size=5, max_size=5),
+    st.lists(_ROW_VALUE, max_size=7),
+    st.tuples(_GUID, _ROW_VALUE, _ROW_VALUE, _ROW_VALUE, _ROW_VALUE),
+    _ROW_VALUE)
+
+
+def _entities():
+    from nodes.client.mirror import Entity
+    return {PIG: Entity(PIG, "pig"), INN: Entity(INN, "building"), DOOR: Entity(DOOR, "door")}
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(_ROW, max_size=12), me=st.sampled_from([ME, 0]))
+def test_the_c_moves_loop_does_what_the_python_loop_does(rows, me):
+    """native/mirror.c against its reference: the same counts, own positions and samples, for any rows."""
+    from nodes.client.mirror import apply_moves_python
+
+    python_entities, c_entities = _entities(), _entities()
+    expected = apply_moves_python(rows, python_entities, 12.5, me)
+    got = _native_mirror.apply_moves(rows, c_entities, 12.5, me)
+    assert got == expected
+    for guid, ent in python_entities.items():
+        assert list(c_entities[guid].samples) == list(ent.samples)
