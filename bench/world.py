@@ -8,8 +8,11 @@ addresses are set, so the World sends them what it would), ``players``
 characters spread at random, and each tick the poses physics would report
 fed back: every player and a third of the NPCs moved. Figures: the CPU
 seconds (``time.process_time``) of the World's tick, against the same world
-with no players, at a quarter and at all of the players. The pose building
-is outside the timed part.
+with no players, at a quarter and at all of the players; and, in a world
+of its own, ``gathered`` players within GATHERED m of the spawn point,
+where bots (and a new game's players) crowd: each sees the whole crowd,
+and the village's rooms are in view. The pose building is outside the
+timed part.
 
 The full figure's target is issue 6's tick p99 of 40 ms: the World's CPU
 alone must fit in it before the node's whole tick (network, AOI messages
@@ -38,6 +41,9 @@ PLAYERS = 1000
 NPCS = 2000
 TICKS = 60
 BUDGET_MS = 40.0
+GATHERED = 40.0
+GATHERED_PLAYERS = 250
+"""Half the side of the square round the spawn point the gathered players stand in (m)."""
 _NODE = 2000
 _CONN_SPACE = 100_000  # client connections: a space id the manager here never hands out
 
@@ -56,11 +62,16 @@ class _Region:
         self.players: list = []
         self.tick_no = 0
 
-    def add_players(self, n: int) -> None:
+    def add_players(self, n: int, *, around: tuple[float, float] | None = None) -> None:
+        """``n`` more players, spread over the map or within GATHERED m of ``around``."""
         w, d = self.world.file.size
         for _ in range(n):
             space = self.manager.create_space()
-            at = [self.rng.uniform(10, w - 10), self.rng.uniform(10, d - 10), 0.0]
+            if around is None:
+                at = [self.rng.uniform(10, w - 10), self.rng.uniform(10, d - 10), 0.0]
+            else:
+                at = [around[0] + self.rng.uniform(-GATHERED, GATHERED),
+                      around[1] + self.rng.uniform(-GATHERED, GATHERED), 0.0]
             character, _, _ = build_character(space, new_character_state(f"P{len(self.players)}", at))
             character.fresh = False
             conn = make(_NODE, _CONN_SPACE, len(self.players) + 1)
@@ -93,26 +104,35 @@ def _median(values: list[float]) -> float:
     return s[len(s) // 2]
 
 
-def run(progress: Callable[[str], None], *, players: int = PLAYERS, npcs: int = NPCS,
-        ticks: int = TICKS) -> list[Row]:
-    tune_for_server()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-world-"))
-    total = bench_world(npcs, tmp / "world.toml")
-    region = _Region(tmp / "world.toml")
+def _filled(world_path: Path, total: int, progress: Callable[[str], None]) -> _Region:
+    region = _Region(world_path)
     while region.npcs() < 0.95 * total and region.tick_no < 20 * 120:
         for _ in range(20):
             region.tick()
         progress(f"the world fills up: {region.npcs()}/{total} NPCs")
+    return region
+
+
+def _measured(region: _Region, ticks: int) -> tuple[float, float]:
+    """Median and slowest CPU seconds of ``ticks`` ticks, after ten for the new players' first views."""
+    for _ in range(10):
+        region.tick()
     took = [region.tick() for _ in range(ticks)]
-    idle, idle_slowest = _median(took), max(took)
+    return _median(took), max(took)
+
+
+def run(progress: Callable[[str], None], *, players: int = PLAYERS, npcs: int = NPCS,
+        ticks: int = TICKS, gathered: int = GATHERED_PLAYERS) -> list[Row]:
+    tune_for_server()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-world-"))
+    total = bench_world(npcs, tmp / "world.toml")
+    region = _filled(tmp / "world.toml", total, progress)
+    idle, idle_slowest = _measured(region, ticks)
     progress(f"no players: {idle * 1e3:.1f} ms of CPU per tick")
     rows = []
     for level in sorted({max(1, players // 4), players}):
         region.add_players(level - len(region.players))
-        for _ in range(10):  # the new players' first views
-            region.tick()
-        took = [region.tick() for _ in range(ticks)]
-        cpu, slowest = _median(took), max(took)
+        cpu, slowest = _measured(region, ticks)
         progress(f"{level} players: {cpu * 1e3:.1f} ms of CPU per tick, the slowest {slowest * 1e3:.1f} ms")
         full = level == players
         what = f"{level} players spread and {region.npcs()} NPCs, all players moving"
@@ -124,10 +144,24 @@ def run(progress: Callable[[str], None], *, players: int = PLAYERS, npcs: int = 
             slowest * 1e3, "ms", idle_slowest * 1e3,
             f"<= {BUDGET_MS:g} (the node's whole tick p99)" if full else "",
             slowest * 1e3 <= BUDGET_MS if full else None))
+    if gathered:  # where bots (and players) are in bench game: round the spawn point, in the village
+        region = _filled(tmp / "world.toml", total, progress)
+        region.add_players(gathered, around=region.world.spawn_point)
+        cpu, slowest = _measured(region, ticks)
+        progress(f"{gathered} players gathered: {cpu * 1e3:.1f} ms of CPU per tick, "
+                 f"the slowest {slowest * 1e3:.1f} ms")
+        what = (f"{gathered} players within {GATHERED:g} m of the spawn point and {region.npcs()} NPCs, "
+                "all players moving")
+        rows.append(Row(
+            f"World tick CPU (median of {ticks}), {what} (baseline: the same world, no players)",
+            cpu * 1e3, "ms", idle * 1e3, "", None))
+        rows.append(Row(
+            f"World tick CPU, the slowest of {ticks} ticks, {what} (baseline: no players, the slowest)",
+            slowest * 1e3, "ms", idle_slowest * 1e3, "", None))
     return rows
 
 
 if __name__ == "__main__":
     from bench._report import to_table
 
-    print(to_table(run(lambda text: print(" ..", text, flush=True), players=200, ticks=20)))
+    print(to_table(run(lambda text: print(" ..", text, flush=True), players=200, ticks=20, gathered=50)))
