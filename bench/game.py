@@ -150,7 +150,8 @@ def run(progress: Callable[[str], None], *, bots: int = BOTS, npcs: int = NPCS,
         g = _gamelogic(cluster)
         overruns = g["overruns"] - overruns_before
         loaded_p99 = max(loaded) if loaded else None
-        rows.append(Row(f"gamelogic tick p99, {players_in} bots and {g['npcs']} NPCs, physics node "
+        players = f"{players_in}" if g["players"] == players_in else f"{players_in} -> {g['players']}"
+        rows.append(Row(f"gamelogic tick p99, {players} bots and {g['npcs']} NPCs, physics node "
                         "(baseline: the same world idle)", loaded_p99, "ms", idle_p99,
                         f"<= {TARGET_P99_MS:g} with {bots} bots and {npcs} NPCs",
                         loaded_p99 is not None and loaded_p99 <= TARGET_P99_MS and players_in >= bots * 0.98
