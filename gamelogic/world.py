@@ -1243,6 +1243,7 @@ class World:
         is_a = self.tree.is_a
         table = self.spatial.table
         may_see = np.zeros(max(table.n, 1), bool)
+        visible: list[int] = []
         slot_of = table._slot
         for g, b in self.bodies.items():
             if b.dead_until > now or (b.kind == "thing" and is_a(b.cls, "marker")):
@@ -1250,7 +1251,8 @@ class World:
                 continue
             slot = slot_of.get(g)
             if slot is not None and (b.container == OUTDOORS or sees_from(OUTDOORS, b)):
-                may_see[slot] = True
+                visible.append(slot)
+        may_see[visible] = True
         self._seen_from_outdoors = may_see
         return hidden
 
@@ -1357,6 +1359,7 @@ class World:
         sights = sight.tolist()
         sees = self._sees
         rows = []
+        told: dict[int, list[Any]] = {}  # what an NPC is told of a body: the same for every NPC this tick
         for i, body in enumerate(due):
             seen = []
             a, b = cuts[i], cuts[i + 1]
@@ -1369,7 +1372,11 @@ class World:
                         continue
                     ox, oy = other.pos[0], other.pos[1]
                     if (ox - bx) ** 2 + (oy - by) ** 2 <= reach and sees(body, other):
-                        seen.append([g, other.cls, round(ox, 2), round(oy, 2), other.health, other.leader])
+                        row = told.get(g)
+                        if row is None:
+                            row = told[g] = [g, other.cls, round(ox, 2), round(oy, 2), other.health,
+                                             other.leader]
+                        seen.append(row)
             rows.append([body.guid, body.cls, round(body.pos[0], 2), round(body.pos[1], 2), body.health,
                          body.hurt_by, body.leader, list(body.home), seen])
             body.hurt_by = 0
@@ -1385,13 +1392,18 @@ class World:
         dead = np.zeros(max(n, 1), bool)
         slot_of = self.spatial.table._slot
         now = self.now
+        slots, coded, dying = [], [], []
         for g, b in self.bodies.items():
             c = code.get(b.cls)
             if c is not None:
                 slot = slot_of.get(g)
                 if slot is not None and slot < n:
-                    codes[slot] = c
-                    dead[slot] = b.dead_until > now
+                    slots.append(slot)
+                    coded.append(c)
+                    if b.dead_until > now:
+                        dying.append(slot)
+        codes[slots] = coded
+        dead[dying] = True
         notices = np.zeros((max(len(wanted), 1), len(classes) + 1), bool)
         for i, w in enumerate(wanted):
             notices[i, [code[c] for c in w]] = True
