@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -81,7 +82,15 @@ GRAVITY = 9.81
 UNWATCHED_SLOWER = 4
 """How much less often NPCs that no player sees are perceived (and so think)."""
 VIEW_EVERY = 4
-"""Ticks between two recomputations of a player's view (200 ms at 20 Hz); its moves go every tick."""
+"""Ticks between two recomputations of a player's view (200 ms at 20 Hz)."""
+NEAR_EVERY_TICK = 20.0
+"""Metres within which a player gets a body's moves every tick (farther: less often)."""
+MID_EVERY_2 = 40.0
+"""Metres within which a player gets a body's moves every second tick (farther: every CATCH_UP-th)."""
+CATCH_UP = 4
+"""Ticks within which a player gets the last position of every body it sees that moved (200 ms).
+
+A power of two (the bands' ticks are picked with bit masks), at least 2."""
 PERCEIVE_EVERY = 5
 """Ticks between two Perceive messages to the AI node (4 Hz at 20 Hz)."""
 AI_SILENCE = 2.0
@@ -180,17 +189,23 @@ def _sorted_guids(guids: set[int]) -> np.ndarray:
 
 
 class _MovedRows:
-    """This tick's moved bodies as ``Moves`` rows ``[guid, x, y, z, yaw]``, sorted by Guid.
+    """The recently moved bodies as ``Moves`` rows ``[guid, x, y, z, yaw]``, sorted by Guid.
+
+    Recently: this tick or up to CATCH_UP - 1 ticks before (``ages``), for
+    the players far away, who get their rows less often (see
+    :meth:`World._update_views`).
 
     A row's list is built only if some player gets it: with the players
     gathered in one place, most of the moving NPCs are seen by nobody.
     """
 
-    __slots__ = ("guids", "_values")
+    __slots__ = ("guids", "_values", "ages", "x", "y")
 
-    def __init__(self, guids: list[int] | None = None, poses: np.ndarray | None = None):
+    def __init__(self, guids: list[int] | None = None, poses: np.ndarray | None = None,
+                 ages: list[int] | None = None):
         if not guids or poses is None:
-            self.guids, self._values = _NO_GUIDS, np.empty((0, 4))
+            self.guids, self._values, self.ages = _NO_GUIDS, np.empty((0, 4)), np.empty(0, np.int8)
+            self.x = self.y = np.empty(0, np.float32)
             return
         g = np.array(guids, np.uint64)
         order = np.argsort(g, kind="stable")
@@ -199,9 +214,35 @@ class _MovedRows:
         values[:, :3] = np.round(values[:, :3], 3)
         values[:, 3] = np.round(values[:, 3], 1)
         self._values = values
+        self.ages = (np.array(ages, np.int8) if ages is not None else np.zeros(len(g), np.int8))[order]
+        """Ticks since each body last moved (0: this tick; the position is the current one)."""
+        self.x = values[:, 0].astype(np.float32)  # for the distance bands (float32 is plenty)
+        self.y = values[:, 1].astype(np.float32)
 
     def __bool__(self) -> bool:
         return len(self.guids) > 0
+
+    @classmethod
+    def merged(cls, ticks: list[_MovedRows]) -> _MovedRows:
+        """The rows of ``ticks`` (this tick's first, then one tick older each), a body's youngest kept."""
+        given = [(age, t) for age, t in enumerate(ticks) if t]
+        if not given:
+            return cls()
+        if len(given) == 1 and given[0][0] == 0:
+            return given[0][1]
+        out = cls()
+        guids = np.concatenate([t.guids for _, t in given])
+        order = np.argsort(guids, kind="stable")  # stable: of one body, the youngest row first
+        guids = guids[order]
+        first = np.ones(len(guids), bool)
+        first[1:] = guids[1:] != guids[:-1]
+        pick = order[first]
+        out.guids = guids[first]
+        out._values = np.concatenate([t._values for _, t in given])[pick]
+        out.ages = np.concatenate([np.full(len(t.guids), age, np.int8) for age, t in given])[pick]
+        out.x = np.concatenate([t.x for _, t in given])[pick]
+        out.y = np.concatenate([t.y for _, t in given])[pick]
+        return out
 
     def find(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each Guid in ``wanted``, its row index (clipped) and whether it moved."""
@@ -271,6 +312,8 @@ class World:
         self._spawners: dict[str, dict[str, Any]] = {}
         self._arrows: dict[int, _Arrow] = {}
         self._moved: set[int] = set()
+        self._history: deque[_MovedRows] = deque(maxlen=CATCH_UP - 1)
+        """The rows of the bodies moved in each of the last ticks, the latest first."""
         self._intents_dirty: set[int] = set()
         self._respawns: list[tuple[float, str, tuple[float, float], str]] = []
         self._scene_sent = False
@@ -1110,8 +1153,10 @@ class World:
                 for i in set(range(len(changed))) - set(placed):
                     table.set_position(changed[i], arr[i, :3])
             table.set_positions([changed[i] for i in placed], arr[placed, :3])
-            if players:  # the update rows are for players only
-                moved_rows = _MovedRows(changed, arr)
+        if players:  # the update rows are for players only
+            moved_rows = self._recent_rows(changed, arr if changed else None)
+        else:  # no rows were kept: none may be taken for a later tick's
+            self._history.clear()
         self.spatial.step(0.0, due=self._views_read())
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
@@ -1160,7 +1205,9 @@ class World:
             counts = np.fromiter((len(a) for a in kept), np.int64, len(kept))
             flat = np.concatenate(kept) if len(kept) > 1 else kept[0]
             at, hit = moved_rows.find(flat)
+            hit = self._due_rows(present, counts, moved_rows, at, hit)
             own_at, own_hit = moved_rows.find(np.fromiter((o.guid for o in present), np.uint64, len(present)))
+            own_hit &= moved_rows.ages[own_at] == 0
             objs = moved_rows.rows(at[hit], own_at[own_hit])
             ends = np.cumsum(hit, dtype=np.int64)[np.cumsum(counts) - 1] if len(flat) else np.zeros(
                 len(kept), np.int64)
@@ -1194,6 +1241,49 @@ class World:
             arrays, self._watching_arrays = self._watching_arrays, []
             self._watched = set(np.unique(np.concatenate(arrays)).tolist()) if arrays else set()
         self._moved = set()
+
+    def _recent_rows(self, changed: list[int], poses: np.ndarray | None) -> _MovedRows:
+        """Rows for the bodies moved this tick and those moved in the CATCH_UP - 1 ticks before.
+
+        A body that moved then and not since is where its row of then says,
+        so the rows of the last ticks are kept and merged (the youngest row
+        of each body wins), with no loop over the bodies.
+        """
+        fresh = _MovedRows(changed, poses) if changed and poses is not None else _MovedRows()
+        history = self._history
+        rows = _MovedRows.merged([fresh, *history])
+        history.appendleft(fresh)
+        return rows
+
+    def _due_rows(self, present: list[Body], counts: np.ndarray, moved: _MovedRows,
+                  at: np.ndarray, hit: np.ndarray) -> np.ndarray:
+        """Which of the (player, body) pairs in ``hit`` get the body's row this tick, by distance.
+
+        A body within NEAR_EVERY_TICK m of the player: every tick it moves.
+        Within MID_EVERY_2 m: every second tick; farther (to the 60 m
+        view): every fourth. The ticks are the player's own (its view
+        bucket), so the load is spread. On every CATCH_UP-th tick of its own
+        a player also gets every body it sees that moved in the ticks
+        since, wherever it is: so a body that moved while far, and then
+        stopped or came near, has its last position sent within CATCH_UP
+        ticks. A row always holds the body's current position.
+        """
+        owner = np.repeat(np.arange(len(present), dtype=np.int32), counts)[hit]
+        at = at[hit]
+        n = len(present)
+        px = np.fromiter((o.pos[0] for o in present), np.float32, n)
+        py = np.fromiter((o.pos[1] for o in present), np.float32, n)
+        phase = np.fromiter(((self.tick_no + o.view_bucket) % CATCH_UP for o in present), np.int8, n)[owner]
+        dx = moved.x[at] - px[owner]
+        dy = moved.y[at] - py[owner]
+        d2 = dx * dx + dy * dy
+        # every (1 near, 2 in the middle, CATCH_UP far) as mask = every - 1: phase % every is phase & mask
+        mask = (d2 >= NEAR_EVERY_TICK ** 2).astype(np.int8)
+        mask[d2 >= MID_EVERY_2 ** 2] = CATCH_UP - 1
+        age = moved.ages[at]
+        due = hit.copy()
+        due[hit] = ((age <= mask) & ((phase & mask) == 0)) | (phase == 0)
+        return due
 
     def _place_in_rooms(self, moved: list[Body], poses: np.ndarray, was_inside: list[int]) -> None:
         """Each moved body's ``container`` from where it now stands (``poses``: x, y first).

@@ -1,5 +1,6 @@
 """The World's rules with real ObjectSpaces and messages, no sockets (tests/game/region.py)."""
 
+import itertools
 import math
 import random
 
@@ -8,7 +9,16 @@ from region import PhysicalRegion, Region
 
 from gamelogic.character import MAX_HEALTH, Character
 from gamelogic.operations import Death, Disappear, Hit, Info, Moves, Perceive, Set, Sight, Sound, Stats
-from gamelogic.world import AI_SILENCE, PERCEIVE_EVERY, RESPAWN_DELAY, UNWATCHED_SLOWER, VIEW_EVERY
+from gamelogic.world import (
+    AI_SILENCE,
+    CATCH_UP,
+    MID_EVERY_2,
+    NEAR_EVERY_TICK,
+    PERCEIVE_EVERY,
+    RESPAWN_DELAY,
+    UNWATCHED_SLOWER,
+    VIEW_EVERY,
+)
 
 
 def sighted(region, body):
@@ -31,6 +41,39 @@ def test_a_player_sees_what_comes_into_view_and_is_told_when_it_leaves():
     r.tick()
     (moves,) = r.take(Moves, to=ann.conn)
     assert [ann.guid, 25.0, 25.0] == moves.updates[-1][:3]  # a player's own moves come back to it
+
+
+def test_far_bodies_move_less_often_and_their_last_position_always_arrives():
+    """Moves by distance: near every tick, then every second, then every CATCH_UP-th; none lost."""
+    r = Region()
+    ann = r.player("Ann", (100.0, 40.0))
+    near = r.npc("pig", (100.0 + NEAR_EVERY_TICK / 2, 40.0))
+    mid = r.npc("pig", (100.0 - (NEAR_EVERY_TICK + MID_EVERY_2) / 2, 40.0))
+    far = r.npc("pig", (100.0, 40.0 + MID_EVERY_2 + 10.0))
+    r.tick(VIEW_EVERY)
+    assert {near.guid, mid.guid, far.guid} <= ann.seen
+    r.take()
+    got = {near.guid: [], mid.guid: [], far.guid: []}
+    for step in range(4 * CATCH_UP):
+        for pig in (near, mid, far):
+            r.world.teleport(pig.guid, pig.pos[0], pig.pos[1] + (0.1 if step % 2 else -0.1))
+        r.tick()
+        rows = [row for m in r.take(Moves, to=ann.conn) for row in m.updates]
+        for guid, ticks in got.items():
+            ticks += [step] * sum(1 for row in rows if row[0] == guid)
+    assert got[near.guid] == list(range(4 * CATCH_UP))  # every tick
+    assert len(got[mid.guid]) == 2 * CATCH_UP and {b - a for a, b in itertools.pairwise(got[mid.guid])} == {2}
+    assert len(got[far.guid]) == 4 and {b - a for a, b in itertools.pairwise(got[far.guid])} == {CATCH_UP}
+    # a far pig moved once, on a tick Ann does not get it, then stands still: its place still arrives
+    r.world.teleport(far.guid, far.pos[0] + 3.0, far.pos[1])
+    r.tick()
+    r.world.teleport(far.guid, far.pos[0] + 3.0, far.pos[1])
+    last = None
+    for _ in range(CATCH_UP):
+        r.tick()
+        for m in r.take(Moves, to=ann.conn):
+            last = next((row for row in m.updates if row[0] == far.guid), last)
+    assert last is not None and last[1:3] == [round(far.pos[0], 3), round(far.pos[1], 3)]
 
 
 def test_markers_are_seen_by_designers_only():
