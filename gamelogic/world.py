@@ -1120,10 +1120,11 @@ class World:
     def _update_views(self) -> None:
         """AOI from the native grid, narrowed by the stage; Sight, Disappear and Moves per player.
 
-        Each tick every player gets the moves of what it sees; which bodies
-        it sees is recomputed for a quarter of the players each tick (every
-        player every VIEW_EVERY ticks, 200 ms), so a body comes into view at
-        most that late. Per tick, not per pair: each moved body's update
+        Each tick a player gets the moves of what it sees, of the far ones
+        less often (:meth:`_due_rows`); which bodies it sees is recomputed
+        for a quarter of the players each tick (every player every
+        VIEW_EVERY ticks, 200 ms), so a body comes into view at most that
+        late. Per tick, not per pair: each moved body's update
         row is built once, and the bodies no player may see (markers, the
         dead) and those indoors (which need the stage's rule) are found once.
         The rows each player gets are picked for every player at once in
