@@ -199,13 +199,11 @@ class _MovedRows:
     gathered in one place, most of the moving NPCs are seen by nobody.
     """
 
-    __slots__ = ("guids", "_values", "ages", "x", "y")
+    __slots__ = ("guids", "_values", "ages")
 
-    def __init__(self, guids: list[int] | None = None, poses: np.ndarray | None = None,
-                 ages: list[int] | None = None):
+    def __init__(self, guids: list[int] | None = None, poses: np.ndarray | None = None):
         if not guids or poses is None:
             self.guids, self._values, self.ages = _NO_GUIDS, np.empty((0, 4)), np.empty(0, np.int8)
-            self.x = self.y = np.empty(0, np.float32)
             return
         g = np.array(guids, np.uint64)
         order = np.argsort(g, kind="stable")
@@ -214,10 +212,8 @@ class _MovedRows:
         values[:, :3] = np.round(values[:, :3], 3)
         values[:, 3] = np.round(values[:, 3], 1)
         self._values = values
-        self.ages = (np.array(ages, np.int8) if ages is not None else np.zeros(len(g), np.int8))[order]
-        """Ticks since each body last moved (0: this tick; the position is the current one)."""
-        self.x = values[:, 0].astype(np.float32)  # for the distance bands (float32 is plenty)
-        self.y = values[:, 1].astype(np.float32)
+        self.ages = np.zeros(len(g), np.int8)
+        """Ticks since each body last moved (0: this tick; set by :meth:`merged`)."""
 
     def __bool__(self) -> bool:
         return len(self.guids) > 0
@@ -240,9 +236,11 @@ class _MovedRows:
         out.guids = guids[first]
         out._values = np.concatenate([t._values for _, t in given])[pick]
         out.ages = np.concatenate([np.full(len(t.guids), age, np.int8) for age, t in given])[pick]
-        out.x = np.concatenate([t.x for _, t in given])[pick]
-        out.y = np.concatenate([t.y for _, t in given])[pick]
         return out
+
+    def xy(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The x and the y of the rows at ``at``."""
+        return self._values[:, 0][at], self._values[:, 1][at]
 
     def find(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each Guid in ``wanted``, its row index (clipped) and whether it moved."""
@@ -1124,9 +1122,10 @@ class World:
         less often (:meth:`_due_rows`); which bodies it sees is recomputed
         for a quarter of the players each tick (every player every
         VIEW_EVERY ticks, 200 ms), so a body comes into view at most that
-        late. Per tick, not per pair: each moved body's update
-        row is built once, and the bodies no player may see (markers, the
-        dead) and those indoors (which need the stage's rule) are found once.
+        late. Per tick, not per pair: each moved body's update row is
+        built once (and only if some player gets it), and the bodies no
+        player may see (markers, the dead, rooms the outdoors cannot see
+        into) are found once.
         The rows each player gets are picked for every player at once in
         numpy (each player's seen set is kept as a sorted array too), so a
         player costs one Moves, not a loop over what it sees.
@@ -1250,7 +1249,7 @@ class World:
         so the rows of the last ticks are kept and merged (the youngest row
         of each body wins), with no loop over the bodies.
         """
-        fresh = _MovedRows(changed, poses) if changed and poses is not None else _MovedRows()
+        fresh = _MovedRows(changed, poses)
         history = self._history
         rows = _MovedRows.merged([fresh, *history])
         history.appendleft(fresh)
@@ -1272,11 +1271,12 @@ class World:
         owner = np.repeat(np.arange(len(present), dtype=np.int32), counts)[hit]
         at = at[hit]
         n = len(present)
-        px = np.fromiter((o.pos[0] for o in present), np.float32, n)
-        py = np.fromiter((o.pos[1] for o in present), np.float32, n)
+        px = np.fromiter((o.pos[0] for o in present), np.float64, n)
+        py = np.fromiter((o.pos[1] for o in present), np.float64, n)
         phase = np.fromiter(((self.tick_no + o.view_bucket) % CATCH_UP for o in present), np.int8, n)[owner]
-        dx = moved.x[at] - px[owner]
-        dy = moved.y[at] - py[owner]
+        x, y = moved.xy(at)
+        dx = x - px[owner]
+        dy = y - py[owner]
         d2 = dx * dx + dy * dy
         # every (1 near, 2 in the middle, CATCH_UP far) as mask = every - 1: phase % every is phase & mask
         mask = (d2 >= NEAR_EVERY_TICK ** 2).astype(np.int8)

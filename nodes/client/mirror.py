@@ -447,9 +447,7 @@ class WorldMirror:
         if not isinstance(m.updates, list):
             self.counts["bad_moves"] += 1
             return
-        # a bot applies a few hundred rows twenty times a second: in C when it is built
-        apply_moves = _apply_moves_native or apply_moves_python
-        applied, bad, unknown, own = apply_moves(m.updates, self.entities, now, self.me)
+        applied, bad, unknown, own = _apply_moves(m.updates, self.entities, now, self.me)
         self.updates += applied
         if bad:
             self.counts["bad_moves"] += bad
@@ -605,6 +603,10 @@ def apply_moves_python(rows: list[Any], entities: dict[int, Entity], now: float,
             continue
         ent.samples.append((now, x, y, z, yaw))
     return applied, bad, unknown, own
+
+
+_apply_moves = _apply_moves_native or apply_moves_python
+"""A bot applies a few hundred rows twenty times a second: in C when it is built."""
 
 
 def _interpolate(samples: deque, t: float) -> tuple[float, float, float, float]:
