@@ -192,6 +192,25 @@ def _view(cls, seen=(), hurt_by=0, leader=0, at=(0.0, 0.0)):
     return NpcView.from_row([1, cls, at[0], at[1], 30, hurt_by, leader, [0.0, 0.0], [list(s) for s in seen]])
 
 
+def test_stamina_mana_and_health_grow_back_to_their_caps_and_a_full_character_stays_clean():
+    from gamelogic.character import MAX_HEALTH, MAX_MANA, MAX_STAMINA, Character
+
+    c = Character("Ada", [0.0, 0.0, 0.0], 60, stamina=10.0, mana=0.0)
+    c.last_hurt = 5.0
+    c.regenerate(1.0, now=6.0)  # hurt a second ago: no health yet
+    assert (18.0, 2.0, 60) == (c.stamina, c.mana, c.health) and c.dirty
+    for t in range(7, 40):
+        c.regenerate(1.0, now=float(t))
+    assert (MAX_STAMINA, MAX_MANA) == (c.stamina, c.mana)
+    assert 60 + (39 - 15) == c.health  # a point a second from 10 s after the blow (t = 16 .. 39)
+    for t in range(40, 60):
+        c.regenerate(1.0, now=float(t))
+    assert MAX_HEALTH == c.health
+    c.dirty = False
+    c.regenerate(1.0, now=60.0)
+    assert not c.dirty and (MAX_STAMINA, MAX_MANA, MAX_HEALTH) == (c.stamina, c.mana, c.health)
+
+
 def test_a_pig_flees_a_wolf_and_follows_its_leader():
     rng = random.Random(2)
     (move,) = pig(_view("pig", [(9, "wolf", 3.0, 0.0, 60, 0)]), {}, rng, 0.0)
