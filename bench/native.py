@@ -28,9 +28,11 @@ import numpy as np
 
 import native
 from bench._report import Row
-from engine.spatial import SpatialWorld, WorldConfig, integrate, reference
+from engine.spatial import SpatialWorld, WorldConfig, integrate, pick_updates, reference
 
 DT = 0.05
+PICK_BANDS = (20.0, 40.0)
+"""The demo game's distance bands (m): moves every tick, every second, every fourth beyond."""
 REF_CELL = 64.0
 SPEED = 60.0
 CONFIG = WorldConfig(width=4096, height=4096, cell_size=24, view_radii=(100,), margins=(5,),
@@ -191,6 +193,56 @@ def _packing_rows(n: int, progress: Callable[[str], None]) -> list[Row]:
     ]
 
 
+def _numpy_picks(views: list[np.ndarray], xy: np.ndarray, phase: np.ndarray, moved: np.ndarray,
+                 ages: np.ndarray, moved_xy: np.ndarray) -> np.ndarray:
+    """What the World did before ``pick_updates``: whole-array numpy passes over the pairs."""
+    counts = np.fromiter((len(v) for v in views), np.int64, len(views))
+    flat = np.concatenate(views)
+    at = np.minimum(np.searchsorted(moved, flat), len(moved) - 1)
+    hit = moved[at] == flat
+    owner = np.repeat(np.arange(len(views), dtype=np.int32), counts)[hit]
+    at = at[hit]
+    dx = moved_xy[at, 0] - xy[owner, 0]
+    dy = moved_xy[at, 1] - xy[owner, 1]
+    d2 = dx * dx + dy * dy
+    mask = (d2 >= PICK_BANDS[0] ** 2).astype(np.int8)
+    mask[d2 >= PICK_BANDS[1] ** 2] = 3
+    ph = phase[owner]
+    due = ((ages[at] <= mask) & ((ph & mask) == 0)) | (ph == 0)
+    return at[due]
+
+
+def _picking_rows(observers: int, progress: Callable[[str], None]) -> list[Row]:
+    """Update picking at bench game's size: 1,000 players seeing about 130 of 3,000 bodies."""
+    progress(f"update picking: {observers} observers")
+    rng = np.random.default_rng(4)
+    bodies = np.sort(rng.choice(2**40, 3000, replace=False).astype(np.uint64))
+    moved_at = np.sort(rng.choice(len(bodies), 2000, replace=False))
+    moved, ages = bodies[moved_at], rng.integers(0, 4, len(moved_at)).astype(np.int8)
+    moved_xy = rng.uniform(0, 120, (len(moved), 4))
+    views = [np.sort(rng.choice(bodies, 130, replace=False)) for _ in range(observers)]
+    xy = rng.uniform(0, 120, (observers, 2))
+    phase = rng.integers(0, 4, observers).astype(np.int8)
+
+    def c_picks() -> np.ndarray:
+        return pick_updates(views, xy, phase, moved=moved, ages=ages, moved_xy=moved_xy, bands=PICK_BANDS,
+                            masks=(0, 1, 3))[0]
+
+    same = bool(np.array_equal(c_picks(), _numpy_picks(views, xy, phase, moved, ages, moved_xy)))
+    c_ms = _median_ms(c_picks, repeat=30)
+    np_ms = _median_ms(lambda: _numpy_picks(views, xy, phase, moved, ages, moved_xy), repeat=30)
+    lists = [v.tolist() for v in views]
+    given = (lists, xy.tolist(), phase.tolist(), moved.tolist(), ages.tolist(), moved_xy.tolist())
+    py_ms = _median_ms(lambda: reference.pick_updates(*given, PICK_BANDS, (0, 1, 3)), repeat=3)
+    return [
+        Row(f"update picking, {observers:,} observers x 130 seen (C vs the numpy passes it replaced)", c_ms,
+            "ms/tick", np_ms, ">= 2x (ratio <= 0.5)", c_ms * 2 <= np_ms),
+        Row(f"update picking, {observers:,} observers (C vs the pure-Python reference)", c_ms, "ms/tick",
+            py_ms, "reported", None),
+        Row("C picks identical to the numpy passes", float(same), "bool", None, "1", same),
+    ]
+
+
 def run(progress: Callable[[str], None]) -> list[Row]:
     """Every figure of the native benchmark, each beside its baseline."""
     rows = []
@@ -198,4 +250,5 @@ def run(progress: Callable[[str], None]) -> list[Row]:
     rows += _aoi_rows(50_000, progress, ref_repeat=1, target_ms=50, target_speedup=None)
     rows += _movement_rows(10_000, progress)
     rows += _packing_rows(10_000, progress)
+    rows += _picking_rows(1000, progress)
     return rows

@@ -45,7 +45,7 @@ from engine.physics.messages import (
     PhysicsTerrain,
     SpawnProjectile,
 )
-from engine.spatial import SpatialWorld, WorldConfig
+from engine.spatial import SpatialWorld, WorldConfig, pick_updates
 from gamelogic import skills as rules
 from gamelogic.character import MAX_HEALTH, MAX_MANA, MAX_STAMINA, Character
 from gamelogic.classes import ClassTree
@@ -238,9 +238,10 @@ class _MovedRows:
         out.ages = np.concatenate([np.full(len(t.guids), age, np.int8) for age, t in given])[pick]
         return out
 
-    def xy(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The x and the y of the rows at ``at``."""
-        return self._values[:, 0][at], self._values[:, 1][at]
+    @property
+    def values(self) -> np.ndarray:
+        """Each row's x, y, z and yaw (rounded as sent), by row index."""
+        return self._values
 
     def find(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each Guid in ``wanted``, its row index (clipped) and whether it moved."""
@@ -1202,18 +1203,11 @@ class World:
         picks: list[list[Any]] = [[] for _ in present]
         own: list[Any] = [None] * len(present)
         if moved_rows and present:
-            counts = np.fromiter((len(a) for a in kept), np.int64, len(kept))
-            flat = np.concatenate(kept) if len(kept) > 1 else kept[0]
-            at, hit = moved_rows.find(flat)
-            hit = self._due_rows(present, counts, moved_rows, at, hit)
+            picked, ends = self._due_rows(present, kept, moved_rows)
             own_at, own_hit = moved_rows.find(np.fromiter((o.guid for o in present), np.uint64, len(present)))
             own_hit &= moved_rows.ages[own_at] == 0
-            objs = moved_rows.rows(at[hit], own_at[own_hit])
-            ends = np.cumsum(hit, dtype=np.int64)[np.cumsum(counts) - 1] if len(flat) else np.zeros(
-                len(kept), np.int64)
-            ends[counts == 0] = 0
-            ends = np.maximum.accumulate(ends)
-            chosen = objs[at[hit]].tolist()
+            objs = moved_rows.rows(picked, own_at[own_hit])
+            chosen = objs[picked].tolist()
             begin = 0
             for k, end in enumerate(ends.tolist()):
                 if end > begin:
@@ -1255,9 +1249,9 @@ class World:
         history.appendleft(fresh)
         return rows
 
-    def _due_rows(self, present: list[Body], counts: np.ndarray, moved: _MovedRows,
-                  at: np.ndarray, hit: np.ndarray) -> np.ndarray:
-        """Which of the (player, body) pairs in ``hit`` get the body's row this tick, by distance.
+    def _due_rows(self, present: list[Body], kept: list[np.ndarray],
+                  moved: _MovedRows) -> tuple[np.ndarray, np.ndarray]:
+        """Which moved rows each player in ``present`` gets this tick (it sees ``kept``), by distance.
 
         A body within NEAR_EVERY_TICK m of the player: every tick it moves.
         Within MID_EVERY_2 m: every second tick; farther (to the 60 m
@@ -1266,25 +1260,15 @@ class World:
         a player also gets every body it sees that moved in the ticks
         since, wherever it is: so a body that moved while far, and then
         stopped or came near, has its last position sent within CATCH_UP
-        ticks. A row always holds the body's current position.
+        ticks. A row always holds the body's current position. One C call
+        for every (player, seen body) pair (:func:`engine.spatial.pick_updates`);
+        player k's rows are ``picked[ends[k-1]:ends[k]]``.
         """
-        owner = np.repeat(np.arange(len(present), dtype=np.int32), counts)[hit]
-        at = at[hit]
         n = len(present)
-        px = np.fromiter((o.pos[0] for o in present), np.float64, n)
-        py = np.fromiter((o.pos[1] for o in present), np.float64, n)
-        phase = np.fromiter(((self.tick_no + o.view_bucket) % CATCH_UP for o in present), np.int8, n)[owner]
-        x, y = moved.xy(at)
-        dx = x - px[owner]
-        dy = y - py[owner]
-        d2 = dx * dx + dy * dy
-        # every (1 near, 2 in the middle, CATCH_UP far) as mask = every - 1: phase % every is phase & mask
-        mask = (d2 >= NEAR_EVERY_TICK ** 2).astype(np.int8)
-        mask[d2 >= MID_EVERY_2 ** 2] = CATCH_UP - 1
-        age = moved.ages[at]
-        due = hit.copy()
-        due[hit] = ((age <= mask) & ((phase & mask) == 0)) | (phase == 0)
-        return due
+        xy = np.array([(o.pos[0], o.pos[1]) for o in present], np.float64).reshape(n, 2)
+        phase = np.fromiter(((self.tick_no + o.view_bucket) % CATCH_UP for o in present), np.int8, n)
+        return pick_updates(kept, xy, phase, moved=moved.guids, ages=moved.ages, moved_xy=moved.values,
+                            bands=(NEAR_EVERY_TICK, MID_EVERY_2), masks=(0, 1, CATCH_UP - 1))
 
     def _place_in_rooms(self, moved: list[Body], poses: np.ndarray, was_inside: list[int]) -> None:
         """Each moved body's ``container`` from where it now stands (``poses``: x, y first).

@@ -23,6 +23,7 @@ from native._binding import (
     find_nonfinite,
     move,
     pack_updates,
+    pick_updates,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "find_nonfinite",
     "move",
     "pack_updates",
+    "pick_updates",
 ]

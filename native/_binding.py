@@ -38,6 +38,7 @@ __all__ = [
     "find_nonfinite",
     "move",
     "pack_updates",
+    "pick_updates",
 ]
 
 
@@ -253,6 +254,42 @@ def pack_updates(clients: np.ndarray, offsets: np.ndarray, entities: np.ndarray,
     if got < 0:
         _raise(got, bad[0], "pack_updates", {9: "type_id (must be >= 0)"})
     return int(got)
+
+
+def pick_updates(seen: np.ndarray, seen_off: np.ndarray, obs_xy: np.ndarray, phase: np.ndarray,
+                 moved: np.ndarray, ages: np.ndarray, moved_xy: np.ndarray,
+                 bands2: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``moved`` each observer gets this tick (``sp_pick_updates``).
+
+    Returns ``(picked, ends)``: observer k's rows are ``picked[ends[k-1]:ends[k]]``.
+    """
+    nobs = phase.shape[0] if isinstance(phase, np.ndarray) else 0
+    nseen = seen.shape[0] if isinstance(seen, np.ndarray) else 0
+    nmoved = moved.shape[0] if isinstance(moved, np.ndarray) else 0
+    nbands = bands2.shape[0] if isinstance(bands2, np.ndarray) else 0
+    stride = moved_xy.shape[1] if isinstance(moved_xy, np.ndarray) and moved_xy.ndim == 2 else 0
+    out = np.empty(nseen, np.int64)
+    ends = np.empty(nobs, np.int64)
+    bad = ffi.new("int64_t *")
+    got = lib.sp_pick_updates(
+        _buf("seen", seen, np.uint64, (nseen,)),
+        _buf("seen_off", seen_off, np.int64, (nobs + 1,)), nobs, nseen,
+        _buf("obs_xy", obs_xy, np.float64, (nobs, 2)),
+        _buf("phase", phase, np.int8, (nobs,)),
+        _buf("moved", moved, np.uint64, (nmoved,)),
+        _buf("ages", ages, np.int8, (nmoved,)),
+        _buf("moved_xy", moved_xy, np.float64, (nmoved, None)), stride, nmoved,
+        _buf("bands2", bands2, np.float64, (nbands,)),
+        _buf("masks", masks, np.int8, (nbands + 1,)), nbands,
+        _buf("out", out, np.int64, (nseen,), writable=True), nseen,
+        _buf("ends", ends, np.int64, (nobs,), writable=True),
+        bad,
+    )
+    if got < 0:
+        _raise(got, bad[0], "pick_updates", {
+            6: "moved (a Guid comes twice)", 9: "moved_xy (needs x and y columns)",
+            13: "bands2 (at most 16)"})
+    return out[:got], ends
 
 
 BATCH_BAD = -10

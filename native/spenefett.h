@@ -85,6 +85,25 @@ int64_t sp_pack_updates(const int32_t *clients, int64_t nclients,
                         const uint64_t *guids, const float *pos, int64_t n, int64_t type_id,
                         uint8_t *out, int64_t out_cap, int64_t *bounds, int64_t *bad);
 
+/* Update picking by distance band. Observer k sees the Guids
+ * seen[seen_off[k] .. seen_off[k + 1]) (in any order), stands
+ * at obs_xy[2k], obs_xy[2k + 1], and is at phase[k] of its catch-up cycle.
+ * moved (nmoved Guids, each once, any order) are the bodies that moved
+ * lately, ages[j] ticks ago, at moved_xy[j * xy_stride] (x) and the next
+ * double (y). A seen body that moved is picked when phase[k] == 0 (the
+ * observer's catch-up tick), or when its age <= mask and (phase[k] & mask)
+ * == 0, mask = masks[b] with b the number of bands2 (nbands squared radii,
+ * ascending) its squared distance is >= to. out gets the moved indexes
+ * picked, observer after observer; ends[k] is where observer k's end.
+ * Returns the number picked; out_cap >= seen_off[nobs] is always enough;
+ * SP_ERR_ARG with *bad = 6 if a Guid of moved comes twice. */
+int64_t sp_pick_updates(const uint64_t *seen, const int64_t *seen_off, int64_t nobs, int64_t nseen,
+                        const double *obs_xy, const int8_t *phase,
+                        const uint64_t *moved, const int8_t *ages, const double *moved_xy,
+                        int64_t xy_stride, int64_t nmoved,
+                        const double *bands2, const int8_t *masks, int32_t nbands,
+                        int64_t *out, int64_t out_cap, int64_t *ends, int64_t *bad);
+
 /* Message batch validation: walk a msgpack batch [[type_id, to, frm, ...], ...]
  * and check every message against its type's schema without building any
  * object (encoding in native/check.c). Returns the number of messages, or

@@ -16,6 +16,7 @@ function, which the tests compare the C results with.
 from engine.spatial._aoi import AoiEvents, InterestGrid, NonFiniteError
 from engine.spatial._config import WorldConfig
 from engine.spatial._movement import integrate
+from engine.spatial._picks import pick_updates
 from engine.spatial._table import Compaction, SpatialTable
 from engine.spatial._updates import Frames, PositionUpdate, UpdatePacker, position_updates
 from engine.spatial._world import SpatialWorld, TickResult
@@ -33,5 +34,6 @@ __all__ = [
     "UpdatePacker",
     "WorldConfig",
     "integrate",
+    "pick_updates",
     "position_updates",
 ]

@@ -219,3 +219,36 @@ def pack_updates(clients: Sequence[int], rows: Sequence[Sequence[int]], guids: S
             batch.append((type_id, to, guids[e], p[0], p[1], p[2]))
         frames.append(msgpack.packb(batch))
     return frames
+
+
+def pick_updates(seen: Sequence[Sequence[int]], obs_xy: Sequence[Sequence[float]], phase: Sequence[int],
+                 moved: Sequence[int], ages: Sequence[int], moved_xy: Sequence[Sequence[float]],
+                 bands: Sequence[float], masks: Sequence[int]) -> list[list[int]]:
+    """Per observer, the indexes into ``moved`` it gets this tick, as ``sp_pick_updates`` picks them.
+
+    Observer k sees the Guids ``seen[k]``; of those that moved lately
+    (``moved[j]``, ``ages[j]`` ticks ago, at ``moved_xy[j]``) it gets all on
+    its catch-up tick (``phase[k] == 0``), else those whose ``age <= mask``
+    and ``phase[k] & mask == 0``, where ``mask`` is ``masks[b]`` and ``b``
+    the number of ``bands`` radii the body is at least as far as.
+    """
+    where = {g: j for j, g in enumerate(moved)}
+    out = []
+    for k, guids in enumerate(seen):
+        ox, oy = obs_xy[k][0], obs_xy[k][1]
+        picked = []
+        for g in guids:
+            j = where.get(g)
+            if j is None:
+                continue
+            if phase[k] == 0:
+                picked.append(j)
+                continue
+            dx, dy = moved_xy[j][0] - ox, moved_xy[j][1] - oy
+            d2 = dx * dx + dy * dy
+            band = sum(1 for r in bands if d2 >= r * r)
+            mask = masks[band]
+            if ages[j] <= mask and phase[k] & mask == 0:
+                picked.append(j)
+        out.append(picked)
+    return out
