@@ -323,7 +323,9 @@ class World:
         self._watched: set[int] = set()
         """Bodies some player saw in the last full cycle of view recomputations."""
         self._watching_arrays: list[np.ndarray] = []
-        """The views computed in this cycle of recomputations (its union becomes ``_watched``)."""
+        """The views computed this tick (their union joins ``_watching_ticks``)."""
+        self._watching_ticks: list[np.ndarray] = []
+        """Per tick of this cycle, the Guids its views held (their union becomes ``_watched``)."""
         self._seen_from_outdoors = np.zeros(1, bool)
         self._sees: Callable[[Body, Body], bool] = self.sees
         """The stage's rule as of this tick's views (:meth:`_sight_rule`)."""
@@ -1231,9 +1233,14 @@ class World:
                 updates.append(own[k])
             if updates:
                 self._send(Moves(Guid(conn), Guid(self.me), updates=updates))
-        if self.tick_no % VIEW_EVERY == VIEW_EVERY - 1:  # a full cycle: every player's view recomputed
+        # the union of every view of a cycle, a quarter each tick: one sort of all of them at the
+        # cycle's end made every fourth tick about 3 ms longer at 1,000 players
+        if self._watching_arrays:
             arrays, self._watching_arrays = self._watching_arrays, []
-            self._watched = set(np.unique(np.concatenate(arrays)).tolist()) if arrays else set()
+            self._watching_ticks.append(np.unique(np.concatenate(arrays)))
+        if self.tick_no % VIEW_EVERY == VIEW_EVERY - 1:  # a full cycle: every player's view recomputed
+            parts, self._watching_ticks = self._watching_ticks, []
+            self._watched = set(np.unique(np.concatenate(parts)).tolist()) if parts else set()
         self._moved = set()
 
     def _recent_rows(self, changed: list[int], poses: np.ndarray | None) -> _MovedRows:
