@@ -129,6 +129,7 @@ class Body:
     items: list[list[Any]] = attrs.field(factory=list)
     expires: float = math.inf
     dead_until: float = 0.0
+    """A dead player waits to rise until then (an NPC that dies leaves the world)."""
     viewed: bool = False
     """Its view was computed at least once (players)."""
     view_bucket: int = 0
@@ -327,6 +328,8 @@ class World:
         self._watching_ticks: list[np.ndarray] = []
         """Per tick of this cycle, the Guids its views held (their union becomes ``_watched``)."""
         self._seen_from_outdoors = np.zeros(1, bool)
+        self._class_ids: dict[str, int] = {}
+        """Each entity class as a number (from 1), the body's ``tag`` in the spatial table."""
         self._sees: Callable[[Body, Body], bool] = self.sees
         """The stage's rule as of this tick's views (:meth:`_sight_rule`)."""
         self._last_act = -math.inf
@@ -499,7 +502,8 @@ class World:
         if body.wid:
             self.by_wid[body.wid] = body.guid
         body.container = self.stage.container_at(body.pos[0], body.pos[1])
-        self.spatial.add(body.guid, body.pos, view_class=view)
+        cid = self._class_ids.setdefault(body.cls, len(self._class_ids) + 1)
+        self.spatial.add(body.guid, body.pos, view_class=view, tag=cid)
 
     def _add_capsule(self, body: Body) -> None:
         if self.physics is None or not self._scene_sent:
@@ -1467,24 +1471,27 @@ class World:
     def _notice_table(self, wanted: list[tuple[str, ...]],
                       n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per table slot the class code of its body and whether it is dead; per set of noticed
-        classes (in ``wanted``'s order) a bool per class code: is a body of that class noticed?"""
+        classes (in ``wanted``'s order) a bool per class code: is a body of that class noticed?
+
+        The codes come from each slot's ``tag`` (the body's class number) in
+        one array read, not a loop over every body. Only players wait dead
+        in the world (a dead NPC leaves it as a corpse), so only they are
+        looked at for that.
+        """
         classes = sorted({c for w in wanted for c in w})
         code = {c: i + 1 for i, c in enumerate(classes)}
-        codes = np.zeros(max(n, 1), np.int64)
+        by_class_id = np.zeros(len(self._class_ids) + 1, np.int64)
+        for c, i in code.items():
+            cid = self._class_ids.get(c)
+            if cid is not None:
+                by_class_id[cid] = i
+        table = self.spatial.table
+        codes = by_class_id[table.tag[:n]] if n else np.zeros(1, np.int64)
         dead = np.zeros(max(n, 1), bool)
-        slot_of = self.spatial.table._slot
+        slot_of = table._slot
         now = self.now
-        slots, coded, dying = [], [], []
-        for g, b in self.bodies.items():
-            c = code.get(b.cls)
-            if c is not None:
-                slot = slot_of.get(g)
-                if slot is not None and slot < n:
-                    slots.append(slot)
-                    coded.append(c)
-                    if b.dead_until > now:
-                        dying.append(slot)
-        codes[slots] = coded
+        dying = [slot for b in self._player_bodies.values()
+                 if b.dead_until > now and (slot := slot_of.get(b.guid)) is not None and slot < n]
         dead[dying] = True
         notices = np.zeros((max(len(wanted), 1), len(classes) + 1), bool)
         for i, w in enumerate(wanted):

@@ -2,8 +2,10 @@
 
 Each entity owns a *slot*: row ``i`` of ``pos`` (n x 3 float32), ``vel``
 (n x 3 float32), ``alive`` (uint8), ``view`` (int8 radius class, -1 for
-entities that are seen but do not see), ``cell`` (int32 grid cell) and
-``guids`` (uint64). The C core reads and writes these arrays in place.
+entities that are seen but do not see), ``cell`` (int32 grid cell),
+``guids`` (uint64) and ``tag`` (int32, the caller's: a kind or class as a
+small number, so a filter over AOI rows is one array read per entity, not a
+dict lookup). The C core reads and writes these arrays in place.
 
 Adding and removing entities changes slots, so both are *queued* and
 applied at the tick boundary (``begin_tick``), like pymunk's space does
@@ -49,6 +51,7 @@ class _Pending:
     pos: tuple[float, float, float]
     vel: tuple[float, float, float]
     view_class: int
+    tag: int = 0
 
 
 class SpatialTable:
@@ -65,6 +68,7 @@ class SpatialTable:
         self.view = np.full(capacity, -1, np.int8)
         self.cell = np.zeros(capacity, np.int32)
         self.guids = np.zeros(capacity, np.uint64)
+        self.tag = np.zeros(capacity, np.int32)
         self.n = 0
         """High-water mark: slots 0..n-1 are live, dying or free."""
         self._slot: dict[int, int] = {}
@@ -110,11 +114,12 @@ class SpatialTable:
     # -- structural changes (queued) ----------------------------------------------
 
     def add(self, guid: int, pos: Sequence[float], vel: Sequence[float] = (0.0, 0.0, 0.0),
-            view_class: int | None = None) -> None:
+            view_class: int | None = None, tag: int = 0) -> None:
         """Queue an entity; it gets a slot at the next tick boundary.
 
         ``view_class`` indexes ``config.view_radii``; None makes an entity
-        that is seen but sees nothing (a prop, an item).
+        that is seen but sees nothing (a prop, an item). ``tag``: the
+        caller's number for it (0 when free or not given).
         """
         if type(guid) is not int or not 0 <= guid <= MAX_GUID:
             raise ValueError(f"not a Guid: {guid!r}")
@@ -124,7 +129,8 @@ class SpatialTable:
         if not -1 <= klass < len(self.config.view_radii):
             raise ValueError(f"view_class {view_class!r} is not an index of view_radii "
                              f"{self.config.view_radii}")
-        self._adds[guid] = _Pending(_vec3("position", guid, pos), _vec3("velocity", guid, vel), klass)
+        self._adds[guid] = _Pending(_vec3("position", guid, pos), _vec3("velocity", guid, vel), klass,
+                                    int(tag))
 
     def remove(self, guid: int) -> None:
         """Queue a removal; at the next tick boundary the entity leaves every view."""
@@ -212,6 +218,7 @@ class SpatialTable:
             self.vel[i] = 0.0
             self.view[i] = -1
             self.guids[i] = 0
+            self.tag[i] = 0
             self._free.append(i)
         self._dying.clear()
 
@@ -233,10 +240,11 @@ class SpatialTable:
         self.view[i] = p.view_class
         self.cell[i] = self.config.cell_of(float(self.pos[i, 0]), float(self.pos[i, 1]))
         self.guids[i] = guid
+        self.tag[i] = p.tag
         self._slot[guid] = i
 
     def _grow(self, capacity: int) -> None:
-        for name in ("pos", "vel", "alive", "view", "cell", "guids"):
+        for name in ("pos", "vel", "alive", "view", "cell", "guids", "tag"):
             old = getattr(self, name)
             new = np.zeros((capacity,) + old.shape[1:], old.dtype)
             if name == "view":
@@ -253,7 +261,7 @@ class SpatialTable:
         dst = holes[holes < new_n]
         src = live[live >= new_n]
         assert dst.size == src.size, "every hole below n must receive a tail entity"
-        for name in ("pos", "vel", "alive", "view", "cell", "guids"):
+        for name in ("pos", "vel", "alive", "view", "cell", "guids", "tag"):
             a = getattr(self, name)
             a[dst] = a[src]
         self.pos[new_n:old_n] = 0.0
@@ -261,6 +269,7 @@ class SpatialTable:
         self.alive[new_n:old_n] = 0
         self.view[new_n:old_n] = -1
         self.guids[new_n:old_n] = 0
+        self.tag[new_n:old_n] = 0
         remap = np.arange(old_n, dtype=np.int32)
         remap[holes] = -1
         remap[src] = dst

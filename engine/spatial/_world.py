@@ -49,9 +49,9 @@ class SpatialWorld:
         """Guids added since the last update of the views: due whatever the caller says."""
 
     def add(self, guid: int, pos: Sequence[float], vel: Sequence[float] = (0.0, 0.0, 0.0),
-            view_class: int | None = None) -> None:
+            view_class: int | None = None, tag: int = 0) -> None:
         """Queue an entity for the next step (see SpatialTable.add)."""
-        self.table.add(guid, pos, vel, view_class)
+        self.table.add(guid, pos, vel, view_class, tag)
 
     def remove(self, guid: int) -> None:
         """Queue a removal for the next step; its leave events come with that step."""

@@ -57,7 +57,7 @@ def test_duplicates_and_unknowns():
 def test_compaction_moves_tail_entities_into_holes():
     table = SpatialTable(CFG)
     for g in range(1, 201):
-        table.add(g, (g % 200, 5, 0), view_class=0)
+        table.add(g, (g % 200, 5, 0), view_class=0, tag=1000 + g)
     table.begin_tick()
     for g in range(1, 101):
         table.remove(g)
@@ -67,7 +67,9 @@ def test_compaction_moves_tail_entities_into_holes():
     assert 100 == table.n == len(table)
     for g in range(101, 201):
         assert g == int(table.guids[table.slot(g)])
+        assert 1000 + g == int(table.tag[table.slot(g)])  # the caller's number follows its entity
         assert moved.remap[g - 1] == table.slot(g)
+    assert not table.tag[table.n:].any()
 
 
 @st.composite
