@@ -330,6 +330,10 @@ class World:
         self._seen_from_outdoors = np.zeros(1, bool)
         self._class_ids: dict[str, int] = {}
         """Each entity class as a number (from 1), the body's ``tag`` in the spatial table."""
+        self._marker_ids = np.zeros(1, bool)
+        """Per class number: is it a marker (never seen by players)? Grown with ``_class_ids``."""
+        self._indoors: set[int] = set()
+        """Bodies whose ``container`` is a room (kept by :meth:`_contain`)."""
         self._sees: Callable[[Body, Body], bool] = self.sees
         """The stage's rule as of this tick's views (:meth:`_sight_rule`)."""
         self._last_act = -math.inf
@@ -375,7 +379,7 @@ class World:
         ]
         self.stage = Stage(entities, self.tree)
         for body in self.bodies.values():  # rooms moved: every body's container anew, not only the moved
-            body.container = self.stage.container_at(body.pos[0], body.pos[1])
+            self._contain(body, self.stage.container_at(body.pos[0], body.pos[1]))
         self._send_statics()
 
     # -- bodies --------------------------------------------------------------------------
@@ -483,6 +487,7 @@ class World:
             self.by_wid.pop(body.wid, None)
         self.spatial.remove(guid)
         self._moved.discard(guid)
+        self._indoors.discard(guid)
         if body.physical and self.physics is not None:
             self._send(PhysicsRemoveBody(self.physics, self.me, self.physics_world, Guid(guid)))
         if body.kind != "player" and body.obj is not None and body.obj.space is not None:
@@ -501,7 +506,7 @@ class World:
                 self._perceivers[body.guid % PERCEIVE_EVERY].add(body.guid)
         if body.wid:
             self.by_wid[body.wid] = body.guid
-        body.container = self.stage.container_at(body.pos[0], body.pos[1])
+        self._contain(body, self.stage.container_at(body.pos[0], body.pos[1]))
         cid = self._class_ids.setdefault(body.cls, len(self._class_ids) + 1)
         self.spatial.add(body.guid, body.pos, view_class=view, tag=cid)
 
@@ -1290,7 +1295,15 @@ class World:
         inside = np.flatnonzero(room >= 0).tolist()
         for i in set(inside).union(was_inside):
             r = int(room[i])
-            moved[i].container = names[r] if r >= 0 else OUTDOORS
+            self._contain(moved[i], names[r] if r >= 0 else OUTDOORS)
+
+    def _contain(self, body: Body, container: str) -> None:
+        """Where a body stands now (a room, or OUTDOORS); the few indoors are kept apart."""
+        body.container = container
+        if container == OUTDOORS:
+            self._indoors.discard(body.guid)
+        else:
+            self._indoors.add(body.guid)
 
     def _views_read(self) -> list[int]:
         """Guids of the observers whose AOI views are scanned this tick; the others keep theirs.
@@ -1320,25 +1333,38 @@ class World:
         standing outdoors may see the body there (a body, not hidden, and
         outdoors or in a room the stage lets the outdoors see into); read by
         :meth:`_outdoor_views`. The stage's rule depends only on the two
-        containers, so it is the same for every player outdoors.
+        containers, so it is the same for every player outdoors. Markers
+        are found by the class number each slot is tagged with, the dead
+        among the players (only players wait dead), and the stage's rule
+        is asked only of the bodies in rooms: no loop over every body.
         """
         hidden: set[int] = set()
         if not players:
             return hidden
         now = self.now
-        is_a = self.tree.is_a
         table = self.spatial.table
-        may_see = np.zeros(max(table.n, 1), bool)
-        visible: list[int] = []
+        n = table.n
+        if len(self._marker_ids) <= len(self._class_ids):
+            is_a = self.tree.is_a
+            ids = sorted(self._class_ids.items(), key=lambda item: item[1])
+            self._marker_ids = np.array([False] + [is_a(c, "marker") for c, _ in ids], bool)
+        alive = table.alive[:n].astype(bool)
+        marker = self._marker_ids[table.tag[:n]] & alive
+        hidden.update(table.guids[:n][marker].tolist())
+        may_see = np.zeros(max(n, 1), bool)
+        may_see[:n] = alive & ~marker
         slot_of = table._slot
-        for g, b in self.bodies.items():
-            if b.dead_until > now or (b.kind == "thing" and is_a(b.cls, "marker")):
-                hidden.add(g)
-                continue
-            slot = slot_of.get(g)
-            if slot is not None and (b.container == OUTDOORS or sees_from(OUTDOORS, b)):
-                visible.append(slot)
-        may_see[visible] = True
+        for b in self._player_bodies.values():
+            if b.dead_until > now:
+                hidden.add(b.guid)
+                slot = slot_of.get(b.guid)
+                if slot is not None:
+                    may_see[slot] = False
+        bodies = self.bodies
+        for g in self._indoors:
+            b, slot = bodies.get(g), slot_of.get(g)
+            if b is not None and slot is not None and not sees_from(OUTDOORS, b):
+                may_see[slot] = False
         self._seen_from_outdoors = may_see
         return hidden
 
