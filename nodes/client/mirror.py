@@ -44,9 +44,10 @@ from gamelogic.terrain import Hill, Terrain
 from gamelogic.worldfile import WorldEntity
 
 try:
+    from native._mirror import Samples as _NativeSamples
     from native._mirror import apply_moves as _apply_moves_native
-except ImportError:  # a source tree not built: the Python loop, same results
-    _apply_moves_native = None
+except ImportError:  # a source tree not built: the Python loop and deques, same results
+    _apply_moves_native = _NativeSamples = None
 
 __all__ = ["Entity", "Event", "LogLine", "WorldMirror", "apply_moves_python"]
 
@@ -74,8 +75,8 @@ class Entity:
     radius: float = 0.5
     height: float = 1.0
     known_class: bool = True
-    samples: deque = attrs.field(factory=lambda: deque(maxlen=_SAMPLES))
-    """``(arrival time, x, y, z, yaw)`` of the latest server positions, oldest first."""
+    samples: Any = attrs.field(factory=lambda: new_samples())
+    """``(arrival time, x, y, z, yaw)`` of the latest server positions, oldest first (:func:`new_samples`)."""
 
     @property
     def last(self) -> tuple[float, float, float, float]:
@@ -609,7 +610,18 @@ _apply_moves = _apply_moves_native or apply_moves_python
 """A bot applies a few hundred rows twenty times a second: in C when it is built."""
 
 
-def _interpolate(samples: deque, t: float) -> tuple[float, float, float, float]:
+def new_samples(capacity: int = _SAMPLES) -> Any:
+    """Where an entity keeps its latest positions: a ``deque(maxlen=capacity)`` of tuples, read alike.
+
+    Built, it is ``native._mirror.Samples``, a ring of doubles that the C
+    ``Moves`` loop writes in place: a bots process holds hundreds of mirrors,
+    and a deque of tuples of floats cost it a cache miss per object on every
+    row (docs/client.md).
+    """
+    return _NativeSamples(capacity) if _NativeSamples is not None else deque(maxlen=capacity)
+
+
+def _interpolate(samples: Any, t: float) -> tuple[float, float, float, float]:
     """The position at ``t`` between the two samples around it; the nearest end outside them."""
     first = samples[0]
     if t <= first[0] or len(samples) == 1:

@@ -289,3 +289,56 @@ def test_the_c_moves_loop_does_what_the_python_loop_does(rows, me):
     assert got == expected
     for guid, ent in python_entities.items():
         assert list(c_entities[guid].samples) == list(ent.samples)
+
+    # entities that keep deques (a source tree without native._mirror.Samples) take the C loop's rows too
+    from collections import deque
+    deque_entities = _entities()
+    for ent in deque_entities.values():
+        ent.samples = deque(maxlen=8)
+    assert expected == native_mirror.apply_moves(rows, deque_entities, 12.5, me)
+    for guid, ent in python_entities.items():
+        assert list(deque_entities[guid].samples) == list(ent.samples)
+
+
+_SAMPLE = st.tuples(*[st.floats(allow_nan=False) | st.integers(-2**40, 2**40)] * 5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(capacity=st.integers(1, 10),
+       steps=st.lists(st.one_of(st.tuples(st.just("append"), _SAMPLE), st.just(("clear",)),
+                                st.tuples(st.just("item"), st.integers(-12, 12))), max_size=40))
+def test_a_samples_ring_reads_like_a_deque_with_a_maxlen(capacity, steps):
+    """native._mirror.Samples: the same appends, clears and reads as deque(maxlen), as floats."""
+    from collections import deque
+
+    samples = pytest.importorskip("native._mirror").Samples(capacity)
+    model: deque = deque(maxlen=capacity)
+    for step in steps:
+        if step[0] == "append":
+            samples.append(step[1])
+            model.append(tuple(float(v) for v in step[1]))
+        elif step[0] == "clear":
+            samples.clear()
+            model.clear()
+        else:
+            try:
+                expected = model[step[1]]
+            except IndexError:
+                with pytest.raises(IndexError):
+                    samples[step[1]]
+            else:
+                assert expected == samples[step[1]]
+        assert (list(model), len(model), bool(model)) == (list(samples), len(samples), bool(samples))
+    assert capacity == samples.maxlen
+
+
+def test_a_samples_ring_refuses_what_is_not_a_sample():
+    samples_type = pytest.importorskip("native._mirror").Samples
+    with pytest.raises(ValueError, match="capacity must be 1..64"):
+        samples_type(0)
+    ring = samples_type(2)
+    with pytest.raises(ValueError, match="takes .time, x, y, z, yaw."):
+        ring.append((1.0, 2.0))
+    with pytest.raises(TypeError):
+        ring.append((1.0, 2.0, "x", 3.0, 4.0))
+    assert 0 == len(ring)  # a refused sample leaves nothing behind
