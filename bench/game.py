@@ -5,7 +5,7 @@ world with extra pig and wolf spawners up to ``npcs`` NPCs, with physics
 on the physics node (``nodes/gamelogic-split.toml``: thousands of capsules
 are a large world's load, which is what the physics node is for); the bots
 (``spenefett bots``, wandering) run in another process on the same machine,
-at the nodes' own priority (BOTS_NICE = 0). Niced, as ``bench clients``
+at the nodes' own priority. Niced, as ``bench clients``
 runs its load generator, they stand in better for the players' machines,
 but here the nodes want both cores at a few hundred players: the starved
 bots fell more than 10 s behind and the server closed them as idle (700
@@ -30,7 +30,6 @@ for a quick look; the defaults are the issue's figure.
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,6 @@ RAMP_LIMIT = 600.0
 RAMP_STALL = 45.0
 """Seconds without a new player after which the ramp ends (the bots process is at its limit)."""
 GAMELOGIC = 2000
-BOTS_NICE = 0
 _REPO = Path(__file__).resolve().parent.parent
 
 
@@ -126,8 +124,6 @@ def run(progress: Callable[[str], None], *, bots: int = BOTS, npcs: int = NPCS,
             [sys.executable, "-m", "nodes.cli", "bots", str(bots), "--login", login,
              "--seconds", "36000", "--seed", "1"],  # stopped by us when the measurement is done
             cwd=_REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if BOTS_NICE:
-            os.setpriority(os.PRIO_PROCESS, bots_proc.pid, BOTS_NICE)  # before it has logged a bot in
         held = 0
         start = time.monotonic()
         best, best_at = 0, start

@@ -200,11 +200,11 @@ class _MovedRows:
     gathered in one place, most of the moving NPCs are seen by nobody.
     """
 
-    __slots__ = ("guids", "_values", "ages")
+    __slots__ = ("guids", "values", "ages")
 
     def __init__(self, guids: list[int] | None = None, poses: np.ndarray | None = None):
         if not guids or poses is None:
-            self.guids, self._values, self.ages = _NO_GUIDS, np.empty((0, 4)), np.empty(0, np.int8)
+            self.guids, self.values, self.ages = _NO_GUIDS, np.empty((0, 4)), np.empty(0, np.int8)
             return
         g = np.array(guids, np.uint64)
         order = np.argsort(g, kind="stable")
@@ -212,7 +212,8 @@ class _MovedRows:
         values = poses[order]
         values[:, :3] = np.round(values[:, :3], 3)
         values[:, 3] = np.round(values[:, 3], 1)
-        self._values = values
+        self.values = values
+        """Each row's x, y, z and yaw (rounded as sent), by row index."""
         self.ages = np.zeros(len(g), np.int8)
         """Ticks since each body last moved (0: this tick; set by :meth:`merged`)."""
 
@@ -235,14 +236,9 @@ class _MovedRows:
         first[1:] = guids[1:] != guids[:-1]
         pick = order[first]
         out.guids = guids[first]
-        out._values = np.concatenate([t._values for _, t in given])[pick]
+        out.values = np.concatenate([t.values for _, t in given])[pick]
         out.ages = np.concatenate([np.full(len(t.guids), age, np.int8) for age, t in given])[pick]
         return out
-
-    @property
-    def values(self) -> np.ndarray:
-        """Each row's x, y, z and yaw (rounded as sent), by row index."""
-        return self._values
 
     def find(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each Guid in ``wanted``, its row index (clipped) and whether it moved."""
@@ -257,7 +253,7 @@ class _MovedRows:
             mark[i] = True
         need = np.flatnonzero(mark)
         objs = np.empty(len(self.guids), object)
-        values = self._values[need].tolist()
+        values = self.values[need].tolist()
         for i, g, v in zip(need.tolist(), self.guids[need].tolist(), values, strict=True):
             objs[i] = [g, *v]
         return objs
@@ -1341,7 +1337,6 @@ class World:
         hidden: set[int] = set()
         if not players:
             return hidden
-        now = self.now
         table = self.spatial.table
         n = table.n
         if len(self._marker_ids) <= len(self._class_ids):
@@ -1353,13 +1348,10 @@ class World:
         hidden.update(table.guids[:n][marker].tolist())
         may_see = np.zeros(max(n, 1), bool)
         may_see[:n] = alive & ~marker
+        for guid, slot in self._dead_players():
+            hidden.add(guid)
+            may_see[slot] = False
         slot_of = table._slot
-        for b in self._player_bodies.values():
-            if b.dead_until > now:
-                hidden.add(b.guid)
-                slot = slot_of.get(b.guid)
-                if slot is not None:
-                    may_see[slot] = False
         bodies = self.bodies
         for g in self._indoors:
             b, slot = bodies.get(g), slot_of.get(g)
@@ -1367,6 +1359,12 @@ class World:
                 may_see[slot] = False
         self._seen_from_outdoors = may_see
         return hidden
+
+    def _dead_players(self) -> list[tuple[int, int]]:
+        """(Guid, table slot) of the players dead and waiting to rise: only players wait dead."""
+        now, slot_of = self.now, self.spatial.table._slot
+        return [(b.guid, slot) for b in self._player_bodies.values()
+                if b.dead_until > now and (slot := slot_of.get(b.guid)) is not None]
 
     def _outdoor_views(self, due: list[tuple[int, Body]], off: np.ndarray, ents: np.ndarray,
                        changes: dict[int, tuple[list[int], list[int]]],
@@ -1514,11 +1512,7 @@ class World:
         table = self.spatial.table
         codes = by_class_id[table.tag[:n]] if n else np.zeros(1, np.int64)
         dead = np.zeros(max(n, 1), bool)
-        slot_of = table._slot
-        now = self.now
-        dying = [slot for b in self._player_bodies.values()
-                 if b.dead_until > now and (slot := slot_of.get(b.guid)) is not None and slot < n]
-        dead[dying] = True
+        dead[[slot for _, slot in self._dead_players() if slot < n]] = True
         notices = np.zeros((max(len(wanted), 1), len(classes) + 1), bool)
         for i, w in enumerate(wanted):
             notices[i, [code[c] for c in w]] = True
