@@ -45,7 +45,7 @@ from engine.physics.messages import (
     PhysicsTerrain,
     SpawnProjectile,
 )
-from engine.spatial import SpatialWorld, WorldConfig, pick_updates
+from engine.spatial import SpatialWorld, WorldConfig, pick_updates, view_diffs
 from gamelogic import skills as rules
 from gamelogic.character import MAX_HEALTH, MAX_MANA, MAX_STAMINA, Character
 from gamelogic.classes import ClassTree
@@ -1373,33 +1373,30 @@ class World:
 
         The same rule as for one player (what the AOI row holds, less
         itself, the hidden and the bodies gone; a body indoors only if the
-        stage lets it be seen), with one numpy pass over every due row; a
-        view that did not change costs no set at all.
+        stage lets it be seen), for every due player in one C call
+        (:func:`engine.spatial.view_diffs`) that also finds what came and
+        went; a player's ``seen`` set is only touched where its view changed.
         """
         table = self.spatial.table
         slot_of = table._slot
         slots = np.fromiter((slot_of[o.guid] for _, o in due), np.int64, len(due))
-        starts = off[slots].astype(np.int64)
-        lens = off[slots + 1].astype(np.int64) - starts
-        total = int(lens.sum())
-        owner = np.repeat(np.arange(len(due)), lens)
-        first = np.cumsum(lens) - lens
-        at = np.arange(total, dtype=np.int64) - np.repeat(first - starts, lens)
-        e = ents[at].astype(np.int64)
-        keep = self._seen_from_outdoors[e] & (e != slots[owner])
-        e, owner = e[keep], owner[keep]
-        found = table.guids[e]
-        cuts = np.searchsorted(owner, np.arange(1, len(due)))
-        for (k, observer), view in zip(due, np.split(found, cuts), strict=True):
+        old = [o.seen_arr if o.seen_arr is not None else _sorted_guids(o.seen) for _, o in due]
+        d = view_diffs(off, ents, self._seen_from_outdoors, table.guids, slots, old)
+        self._watching_arrays.append(d.view)
+        ends = zip(d.view_end.tolist(), d.added_end.tolist(), d.kept_end.tolist(), d.removed_end.tolist(),
+                   strict=True)
+        view, added, stayed, removed = d.view, d.added, d.kept, d.removed
+        v0 = a0 = k0 = r0 = 0
+        for (k, observer), (v1, a1, k1, r1) in zip(due, ends, strict=True):
             observer.viewed = True
-            view = np.sort(view)
-            old = observer.seen_arr
-            if old is not None and len(old) == len(view) and (old == view).all():
-                kept[k] = view if moves else _NO_GUIDS
-                observer.seen_arr = view
-                self._watching_arrays.append(view)
-                continue
-            self._new_view(observer, set(view.tolist()), view, changes, kept, moves, k)
+            observer.seen_arr = view[v0:v1]
+            kept[k] = stayed[k0:k1] if moves else _NO_GUIDS
+            if a1 > a0 or r1 > r0:  # most views of a cycle change by a body or two, or not at all
+                came, went = added[a0:a1].tolist(), removed[r0:r1].tolist()
+                changes[observer.guid] = (came, went)
+                observer.seen.update(came)
+                observer.seen.difference_update(went)
+            v0, a0, k0, r0 = v1, a1, k1, r1
 
     def _new_view(self, observer: Body, visible: set[int], view: np.ndarray | None,
                   changes: dict[int, tuple[list[int], list[int]]], kept: list[np.ndarray], moves: bool,

@@ -24,6 +24,7 @@ from native._binding import (
     move,
     pack_updates,
     pick_updates,
+    view_diffs,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "move",
     "pack_updates",
     "pick_updates",
+    "view_diffs",
 ]

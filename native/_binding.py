@@ -39,6 +39,7 @@ __all__ = [
     "move",
     "pack_updates",
     "pick_updates",
+    "view_diffs",
 ]
 
 
@@ -290,6 +291,47 @@ def pick_updates(seen: np.ndarray, seen_off: np.ndarray, obs_xy: np.ndarray, pha
             6: "moved (a Guid comes twice)", 9: "moved_xy (needs x and y columns)",
             13: "bands2 (at most 16)"})
     return out[:got], ends
+
+
+
+def view_diffs(off: np.ndarray, ents: np.ndarray, may_see: np.ndarray, rank: np.ndarray, by_rank: np.ndarray,
+               obs_slot: np.ndarray, old: np.ndarray, old_off: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Views recomputed from the AOI rows and what changed (``sp_view_diffs``).
+
+    Returns ``(view, view_end, added, added_end, kept, kept_end, removed,
+    removed_end)``: observer k's part of each is ``[end[k-1]:end[k]]``.
+    """
+    nrows = off.shape[0] - 1 if isinstance(off, np.ndarray) and off.ndim == 1 and off.shape[0] else 0
+    nents = ents.shape[0] if isinstance(ents, np.ndarray) else 0
+    nslots = rank.shape[0] if isinstance(rank, np.ndarray) else 0
+    nobs = obs_slot.shape[0] if isinstance(obs_slot, np.ndarray) else 0
+    nold = old.shape[0] if isinstance(old, np.ndarray) else 0
+    offp = _buf("off", off, np.int32, (nrows + 1,)) if nrows else ffi.new("int32_t[]", 1)
+    cap = 0
+    if nobs and nrows and isinstance(obs_slot, np.ndarray):  # out-of-range slots: C names them
+        at = np.clip(obs_slot.astype(np.int64, copy=False), 0, nrows - 1)
+        cap = int((off[at + 1].astype(np.int64) - off[at]).sum())
+    view, added, kept = (np.empty(cap, np.uint64) for _ in range(3))
+    removed = np.empty(nold, np.uint64)
+    ends = np.empty((4, nobs), np.int64)
+    bad = ffi.new("int64_t *")
+    got = lib.sp_view_diffs(
+        offp, _buf("ents", ents, np.int32, (nents,)), nrows, nents,
+        _buf("may_see", may_see, np.uint8, (nslots,)), _buf("rank", rank, np.int32, (nslots,)),
+        _buf("by_rank", by_rank, np.uint64, (nslots,)), nslots,
+        _buf("obs_slot", obs_slot, np.int64, (nobs,)), nobs,
+        _buf("old", old, np.uint64, (nold,)), _buf("old_off", old_off, np.int64, (nobs + 1,)), nold,
+        *(p for name, values, ends_k in (("view", view, 0), ("added", added, 1), ("kept", kept, 2))
+          for p in (_buf(name, values, np.uint64, (cap,), writable=True),
+                    _buf(f"{name}_end", ends[ends_k], np.int64, (nobs,), writable=True))), cap,
+        _buf("removed", removed, np.uint64, (nold,), writable=True),
+        _buf("removed_end", ends[3], np.int64, (nobs,), writable=True), nold, bad,
+    )
+    if got < 0:
+        _raise(got, bad[0], "view_diffs", {
+            5: "rank (each must be a slot index)", 8: "obs_slot (each must be a row of off)",
+            11: "old (each observer's must be strictly ascending)"})
+    return (view[:got], ends[0], added, ends[1], kept, ends[2], removed, ends[3])
 
 
 BATCH_BAD = -10

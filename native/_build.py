@@ -22,7 +22,7 @@ from pathlib import Path
 from cffi import FFI
 
 _HERE = Path(__file__).resolve().parent
-_SOURCES = ["move.c", "aoi.c", "pack.c", "baseline.c", "check.c", "picks.c"]
+_SOURCES = ["move.c", "aoi.c", "pack.c", "baseline.c", "check.c", "picks.c", "views.c"]
 
 _NO_COMPILER = """\
 Spenefett's native core (native/*.c) must be compiled at install time, but no

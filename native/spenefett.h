@@ -104,6 +104,27 @@ int64_t sp_pick_updates(const uint64_t *seen, const int64_t *seen_off, int64_t n
                         const double *bands2, const int8_t *masks, int32_t nbands,
                         int64_t *out, int64_t out_cap, int64_t *ends, int64_t *bad);
 
+/* Views recomputed from the AOI rows (off/ents: nrows rows of table slots,
+ * CSR), and what changed. Observer k stands in slot obs_slot[k] and sees
+ * the slots of its row other than its own with may_see[slot] != 0, each
+ * once. rank (a permutation of 0 .. nslots - 1) orders the slots by Guid
+ * and by_rank[r] is the Guid of rank r. old[old_off[k] .. old_off[k + 1])
+ * is observer k's previous view, strictly ascending. Writes, observer
+ * after observer, each ascending: view (the new view), added (in view, not
+ * in old), kept (in both), removed (in old, not in view); *_end[k] is
+ * where observer k's end. new_cap bounds view, added and kept (the sum of
+ * the observers' row lengths is enough), removed_cap removed (nold is).
+ * Returns the length of view; SP_ERR_INDEX (*bad = position in ents) for a
+ * slot out of range, SP_ERR_ARG with *bad = 5 (rank not in range), 8 (an
+ * observer slot not a row), 11 (old not ascending). */
+int64_t sp_view_diffs(const int32_t *off, const int32_t *ents, int64_t nrows, int64_t nents,
+                      const uint8_t *may_see, const int32_t *rank, const uint64_t *by_rank, int64_t nslots,
+                      const int64_t *obs_slot, int64_t nobs,
+                      const uint64_t *old, const int64_t *old_off, int64_t nold,
+                      uint64_t *view, int64_t *view_end, uint64_t *added, int64_t *added_end,
+                      uint64_t *kept, int64_t *kept_end, int64_t new_cap,
+                      uint64_t *removed, int64_t *removed_end, int64_t removed_cap, int64_t *bad);
+
 /* Message batch validation: walk a msgpack batch [[type_id, to, frm, ...], ...]
  * and check every message against its type's schema without building any
  * object (encoding in native/check.c). Returns the number of messages, or

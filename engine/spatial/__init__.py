@@ -19,6 +19,7 @@ from engine.spatial._movement import integrate
 from engine.spatial._picks import pick_updates
 from engine.spatial._table import Compaction, SpatialTable
 from engine.spatial._updates import Frames, PositionUpdate, UpdatePacker, position_updates
+from engine.spatial._views import ViewDiffs, view_diffs
 from engine.spatial._world import SpatialWorld, TickResult
 
 __all__ = [
@@ -32,8 +33,10 @@ __all__ = [
     "SpatialWorld",
     "TickResult",
     "UpdatePacker",
+    "ViewDiffs",
     "WorldConfig",
     "integrate",
     "pick_updates",
     "position_updates",
+    "view_diffs",
 ]

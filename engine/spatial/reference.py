@@ -252,3 +252,21 @@ def pick_updates(seen: Sequence[Sequence[int]], obs_xy: Sequence[Sequence[float]
                 picked.append(j)
         out.append(picked)
     return out
+
+
+def view_diffs(rows: Sequence[Sequence[int]], may_see: Sequence[bool], guids: Sequence[int],
+               observers: Sequence[int], old: Sequence[Sequence[int]]) -> list[tuple[list[int], ...]]:
+    """Per observer, (view, added, kept, removed) as ``sp_view_diffs`` computes them.
+
+    Observer k stands in slot ``observers[k]`` and sees the Guids of the
+    slots of its row ``rows[slot]`` that ``may_see`` lets through, other
+    than its own, sorted; ``old[k]`` is what it saw before.
+    """
+    out = []
+    for k, me in enumerate(observers):
+        view = sorted({guids[s] for s in rows[me] if may_see[s] and s != me})
+        before = set(old[k])
+        now = set(view)
+        out.append((view, [g for g in view if g not in before], [g for g in view if g in before],
+                    sorted(before - now)))
+    return out
