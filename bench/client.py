@@ -87,7 +87,7 @@ def _moves(rng: random.Random, where: list[list[float]]) -> ops.Moves:
         p[0] += rng.uniform(-0.15, 0.15)
         p[1] += rng.uniform(-0.15, 0.15)
         rows.append([FIRST + i, p[0], p[1], 0.0, rng.uniform(0.0, 360.0)])
-    return ops.Moves(Guid(0), Guid(0), updates=rows)
+    return ops.Moves(Guid(0), Guid(0), updates=ops.pack_moves(rows))
 
 
 def _frames(progress: Progress, entities: bool) -> list[float]:
@@ -135,7 +135,9 @@ def _update_cost() -> tuple[float, float]:
     one_batch, singles = [], []
     for n in range(2000):
         m = _moves(rng, where)
-        rows = [ops.Moves(Guid(0), Guid(0), updates=[row]) for row in m.updates]
+        size = ops.MOVE_ROW.size
+        rows = [ops.Moves(Guid(0), Guid(0), updates=m.updates[at : at + size])
+                for at in range(0, len(m.updates), size)]
         t0 = time.perf_counter()
         mirror.apply([m], n * 0.05)
         t1 = time.perf_counter()

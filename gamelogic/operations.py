@@ -28,7 +28,7 @@ Delete     1010  C   designers only: remove ``target``
 Give       1011      hand ``items`` to the receiver (a corpse looted, a trade)
 Sight      1020      an entity came into view (``entity``: its description)
 Disappear  1021      ``target`` left the view
-Moves      1022      positions that changed: [[guid, x, y, z, yaw], ...]
+Moves      1022      positions that changed: packed rows (guid, x, y, z, yaw), see MOVE_ROW
 Sound      1023      a sound from ``source`` at (x, y, z): ``what`` and ``text``
 Hit        1024      ``attacker`` hurt ``target`` by ``damage`` (``what`` with)
 Miss       1025      ``attacker`` missed ``target``
@@ -43,7 +43,11 @@ Act        1041      AI -> gamelogic: what each NPC does
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
+
+import numpy as np
 
 from engine.guid import Guid
 from engine.messages import Message
@@ -147,7 +151,36 @@ class Disappear(Perception, type_id=1021):
 
 
 class Moves(Perception, type_id=1022):
-    updates: list | None = None
+    """Positions that changed, as packed rows: :data:`MOVE_ROW` each (:func:`pack_moves`)."""
+
+    updates: bytes = b""
+
+
+MOVE_ROW = struct.Struct("<Q4f")
+"""One ``Moves`` row: the Guid (uint64) and x, y, z, yaw (float32), little-endian, 24 bytes.
+
+Most of what a server sends and a client reads is these rows (a player
+gets a few dozen twenty times a second), so they travel packed: the
+server writes every player's rows from one numpy array (no Python object
+per row), the client reads them in C, and a row is 24 bytes instead of
+about 47 as a msgpack list. float32 keeps a tenth of a millimetre across a
+few kilometres, finer than the millimetre the positions are rounded to.
+"""
+
+MOVE_ROW_DTYPE = np.dtype([("guid", "<u8"), ("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("yaw", "<f4")])
+""":data:`MOVE_ROW` as a numpy dtype, for packing many rows at once."""
+
+
+def pack_moves(rows: Iterable[Sequence[float]]) -> bytes:
+    """``[[guid, x, y, z, yaw], ...]`` as the ``updates`` of a ``Moves``."""
+    return b"".join(MOVE_ROW.pack(int(g), x, y, z, yaw) for g, x, y, z, yaw in rows)
+
+
+def unpack_moves(updates: bytes) -> list[tuple[int, float, float, float, float]]:
+    """A ``Moves``' rows as ``(guid, x, y, z, yaw)`` tuples; ValueError unless whole rows."""
+    if len(updates) % MOVE_ROW.size:
+        raise ValueError(f"Moves: {len(updates)} bytes is not a whole number of {MOVE_ROW.size}-byte rows")
+    return list(MOVE_ROW.iter_unpack(updates))
 
 
 class Sound(Perception, type_id=1023):

@@ -50,6 +50,8 @@ from gamelogic import skills as rules
 from gamelogic.character import MAX_HEALTH, MAX_MANA, MAX_STAMINA, Character
 from gamelogic.classes import ClassTree
 from gamelogic.operations import (
+    MOVE_ROW,
+    MOVE_ROW_DTYPE,
     Death,
     Disappear,
     Give,
@@ -190,19 +192,20 @@ def _sorted_guids(guids: set[int]) -> np.ndarray:
 
 
 class _MovedRows:
-    """The recently moved bodies as ``Moves`` rows ``[guid, x, y, z, yaw]``, sorted by Guid.
+    """The recently moved bodies as ``Moves`` rows (Guid, x, y, z, yaw), sorted by Guid.
 
     Recently: this tick or up to CATCH_UP - 1 ticks before (``ages``), for
     the players far away, who get their rows less often (see
     :meth:`World._update_views`).
 
-    A row's list is built only if some player gets it: with the players
-    gathered in one place, most of the moving NPCs are seen by nobody.
+    The rows go out packed (:data:`MOVE_ROW`): each player's are one slice
+    of one ``tobytes()`` of the rows all players get this tick.
     """
 
-    __slots__ = ("guids", "values", "ages")
+    __slots__ = ("guids", "values", "ages", "_packed")
 
     def __init__(self, guids: list[int] | None = None, poses: np.ndarray | None = None):
+        self._packed: np.ndarray | None = None
         if not guids or poses is None:
             self.guids, self.values, self.ages = _NO_GUIDS, np.empty((0, 4)), np.empty(0, np.int8)
             return
@@ -246,17 +249,15 @@ class _MovedRows:
         np.minimum(at, len(self.guids) - 1, out=at)
         return at, self.guids[at] == wanted
 
-    def rows(self, *indexes: np.ndarray) -> np.ndarray:
-        """An object array of rows by index: filled at the ``indexes`` (one list per row, shared)."""
-        mark = np.zeros(len(self.guids), bool)
-        for i in indexes:
-            mark[i] = True
-        need = np.flatnonzero(mark)
-        objs = np.empty(len(self.guids), object)
-        values = self.values[need].tolist()
-        for i, g, v in zip(need.tolist(), self.guids[need].tolist(), values, strict=True):
-            objs[i] = [g, *v]
-        return objs
+    def packed(self) -> np.ndarray:
+        """The rows as ``MOVE_ROW_DTYPE`` records, by row index (built once, on first use)."""
+        if self._packed is None:
+            packed = np.empty(len(self.guids), MOVE_ROW_DTYPE)
+            packed["guid"] = self.guids
+            for column, name in enumerate(("x", "y", "z", "yaw")):
+                packed[name] = self.values[:, column]
+            self._packed = packed
+        return self._packed
 
 
 class World:
@@ -1207,21 +1208,21 @@ class World:
         if due:
             self._outdoor_views(due, off, ents, changes, kept, bool(moved_rows))
         # 2. the Moves rows of every player at once: what it saw and still sees, among the moved
-        picks: list[list[Any]] = [[] for _ in present]
-        own: list[Any] = [None] * len(present)
+        updates = [b""] * len(present)  # each player's Moves: packed rows (MOVE_ROW), its own last
         if moved_rows and present:
             picked, ends = self._due_rows(present, kept, moved_rows)
             own_at, own_hit = moved_rows.find(np.fromiter((o.guid for o in present), np.uint64, len(present)))
             own_hit &= moved_rows.ages[own_at] == 0
-            objs = moved_rows.rows(picked, own_at[own_hit])
-            chosen = objs[picked].tolist()
+            mine = np.flatnonzero(own_hit)
+            order = np.insert(picked, ends[mine], own_at[mine])  # after the player's picks (stable on ties)
+            ends = ends + np.cumsum(own_hit)
+            blob = moved_rows.packed()[order].tobytes()
+            size = MOVE_ROW.size
             begin = 0
             for k, end in enumerate(ends.tolist()):
                 if end > begin:
-                    picks[k] = chosen[begin:end]
+                    updates[k] = blob[begin * size : end * size]
                     begin = end
-            for k, i in zip(np.flatnonzero(own_hit).tolist(), objs[own_at[own_hit]].tolist(), strict=True):
-                own[k] = i
         # 3. send, player by player: Sight, Disappear, Moves
         conn_sight = self.counts
         for k, observer in enumerate(present):
@@ -1233,11 +1234,8 @@ class World:
                     conn_sight["sights"] += 1
                 for g in change[1]:
                     self._send(Disappear(Guid(conn), Guid(g), target=Guid(g)))
-            updates = picks[k]
-            if own[k] is not None:
-                updates.append(own[k])
-            if updates:
-                self._send(Moves(Guid(conn), Guid(self.me), updates=updates))
+            if updates[k]:
+                self._send(Moves(Guid(conn), Guid(self.me), updates=updates[k]))
         # the union of every view of a cycle, a quarter each tick: one sort of all of them at the
         # cycle's end made every fourth tick about 3 ms longer at 1,000 players
         if self._watching_arrays:

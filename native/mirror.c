@@ -1,15 +1,16 @@
 /* mirror.c -- a client mirror's Moves rows, applied in one C loop.
  *
- * Every frame a client receives carries a Moves message with a row
- * [guid, x, y, z, yaw] for each entity in view that moved: a bot in a
- * crowd applies a few hundred rows twenty times a second, and in Python
- * the loop (unpack, type and finiteness checks, a dict lookup, a sample
- * appended) was most of a bots process (nodes/client/mirror.py).
+ * Every frame a client receives carries a Moves message with a packed row
+ * (gamelogic.operations.MOVE_ROW: Guid uint64, x, y, z, yaw float32,
+ * little-endian, 24 bytes) for each entity in view that moved: a bot in a
+ * crowd applies dozens of rows twenty times a second, and in Python the
+ * loop (unpack, finiteness checks, a dict lookup, a sample appended) was
+ * most of a bots process (nodes/client/mirror.py).
  *
- * apply_moves(rows, entities, now, me) does what WorldMirror._moves_python
- * does, row by row, and returns (applied, bad, unknown, own):
- *   - a row that is not a list or tuple of five, or whose x, y, z, yaw are
- *     not numbers float() accepts, or not all finite, is counted bad;
+ * apply_moves(rows, entities, now, me) does what apply_moves_python does,
+ * row by row, and returns (applied, bad, unknown, own):
+ *   - rows not a whole number of rows raise ValueError (the caller checks);
+ *   - a row whose x, y, z, yaw are not all finite is counted bad;
  *   - a row for ``me`` (when ``me`` is not 0) is counted applied and its
  *     (x, y, z) goes into ``own``, for the caller to reconcile in order;
  *   - a row for a guid not in ``entities`` is applied but counted unknown;
@@ -158,18 +159,26 @@ static PyTypeObject SamplesType = {
     .tp_getset = samples_getset,
 };
 
-/* float(o) as a new reference (o itself when it is a float); NULL and an error set when float() refuses. */
-static PyObject *as_float(PyObject *o) {
-    if (PyFloat_CheckExact(o)) {
-        Py_INCREF(o);
-        return o;
-    }
-    return PyNumber_Float(o);
+/* A little-endian uint64 / float32 at p (assembled byte by byte: one load on a little-endian machine). */
+static uint64_t read_u64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int k = 7; k >= 0; k--)
+        v = (v << 8) | p[k];
+    return v;
 }
+
+static double read_f32(const unsigned char *p) {
+    uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return (double)f;
+}
+
+#define ROW_BYTES 24  /* gamelogic.operations.MOVE_ROW: "<Q4f" */
 
 PyDoc_STRVAR(apply_moves_doc,
 "apply_moves(rows, entities, now, me) -> (applied, bad, unknown, own)\n\n"
-"Append (now, x, y, z, yaw) to entities[guid].samples for each valid row; see native/mirror.c.");
+"Append (now, x, y, z, yaw) to entities[guid].samples for each valid packed row; see native/mirror.c.");
 
 static PyObject *apply_moves(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) {
@@ -177,116 +186,81 @@ static PyObject *apply_moves(PyObject *Py_UNUSED(module), PyObject *const *args,
         return NULL;
     }
     PyObject *rows = args[0], *entities = args[1], *now = args[2], *me = args[3];
-    if (!PyList_Check(rows) || !PyDict_Check(entities)) {
-        PyErr_SetString(PyExc_TypeError, "apply_moves: rows must be a list and entities a dict");
+    if (!PyBytes_Check(rows) || !PyDict_Check(entities)) {
+        PyErr_SetString(PyExc_TypeError, "apply_moves: rows must be bytes and entities a dict");
         return NULL;
     }
-    int has_me = PyObject_IsTrue(me);
-    if (has_me < 0)
+    Py_ssize_t size = PyBytes_GET_SIZE(rows);
+    if (size % ROW_BYTES) {
+        PyErr_Format(PyExc_ValueError, "Moves: %zd bytes is not a whole number of %d-byte rows", size, ROW_BYTES);
         return NULL;
+    }
+    uint64_t me_guid = 0;
+    if (PyLong_Check(me)) {
+        me_guid = PyLong_AsUnsignedLongLongMask(me);
+        if (me_guid == (uint64_t)-1 && PyErr_Occurred())
+            return NULL;
+    } else if (me != Py_None) {
+        PyErr_SetString(PyExc_TypeError, "apply_moves: me must be an int (0: no own rows)");
+        return NULL;
+    }
     double t_now = PyFloat_AsDouble(now);  /* what a Samples ring stores of it */
     if (t_now == -1.0 && PyErr_Occurred())
         return NULL;
     Py_ssize_t applied = 0, bad = 0, unknown = 0;
-    PyObject *guid = NULL;
-    PyObject *f[4];  /* a row's x, y, z, yaw as floats (the row's own objects when they are floats) */
     PyObject *own = PyList_New(0);
     if (own == NULL)
         return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
-        PyObject *row = PyList_GET_ITEM(rows, i);
-        PyObject *const *items;
-        if (PyList_Check(row) && PyList_GET_SIZE(row) == 5)
-            items = (PyObject *const *)((PyListObject *)row)->ob_item;
-        else if (PyTuple_Check(row) && PyTuple_GET_SIZE(row) == 5)
-            items = (PyObject *const *)((PyTupleObject *)row)->ob_item;
-        else {
-            bad++;
-            continue;
-        }
-        guid = items[0];
-        Py_INCREF(guid);  /* float() of an odd value may run code that changes the row */
-        f[0] = f[1] = f[2] = f[3] = NULL;
+    Py_INCREF(rows);  /* the buffer stays ours while Python code (a deque's append) may run */
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(rows);
+    for (Py_ssize_t at = 0; at < size; at += ROW_BYTES) {
+        const unsigned char *row = p + at;
+        uint64_t g = read_u64(row);
         double v[4];
-        int ok = 1;
-        for (int k = 0; k < 4 && ok; k++) {
-            f[k] = as_float(items[k + 1]);
-            if (f[k] == NULL) {
-                PyErr_Clear();
-                ok = 0;
-            } else {
-                v[k] = PyFloat_AS_DOUBLE(f[k]);
-                ok = isfinite(v[k]);
-            }
-        }
-        if (!ok) {
-            for (int k = 0; k < 4; k++)
-                Py_XDECREF(f[k]);
-            Py_DECREF(guid);
+        for (int k = 0; k < 4; k++)
+            v[k] = read_f32(row + 8 + 4 * k);
+        if (!(isfinite(v[0]) && isfinite(v[1]) && isfinite(v[2]) && isfinite(v[3]))) {
             bad++;
             continue;
         }
         applied++;
-        if (has_me) {
-            int mine = PyObject_RichCompareBool(guid, me, Py_EQ);
-            if (mine < 0)
-                goto fail_row;
-            if (mine) {
-                PyObject *at = PyTuple_Pack(3, f[0], f[1], f[2]);
-                if (at == NULL || PyList_Append(own, at) < 0) {
-                    Py_XDECREF(at);
-                    goto fail_row;
-                }
-                Py_DECREF(at);
-                for (int k = 0; k < 4; k++)
-                    Py_DECREF(f[k]);
-                Py_DECREF(guid);
-                continue;
+        if (me_guid && g == me_guid) {
+            PyObject *xyz = Py_BuildValue("(ddd)", v[0], v[1], v[2]);
+            if (xyz == NULL || PyList_Append(own, xyz) < 0) {
+                Py_XDECREF(xyz);
+                goto fail;
             }
+            Py_DECREF(xyz);
+            continue;
         }
-        PyObject *ent = PyDict_GetItemWithError(entities, guid);  /* borrowed */
+        PyObject *key = PyLong_FromUnsignedLongLong(g);
+        if (key == NULL)
+            goto fail;
+        PyObject *ent = PyDict_GetItemWithError(entities, key);  /* borrowed */
+        Py_DECREF(key);
         if (ent == NULL) {
-            if (PyErr_Occurred()) {
-                if (!PyErr_ExceptionMatches(PyExc_TypeError))  /* an unhashable guid: unknown */
-                    goto fail_row;
-                PyErr_Clear();
-            }
-            for (int k = 0; k < 4; k++)
-                Py_DECREF(f[k]);
-            Py_DECREF(guid);
+            if (PyErr_Occurred())
+                goto fail;
             unknown++;
             continue;
         }
-        Py_DECREF(guid);
         Py_INCREF(ent);  /* reading an attribute may run code that changes the dict */
         PyObject *samples = PyObject_GetAttr(ent, str_samples);
         Py_DECREF(ent);
-        if (samples == NULL) {
-            for (int k = 0; k < 4; k++)
-                Py_DECREF(f[k]);
+        if (samples == NULL)
             goto fail;
-        }
         if (Py_IS_TYPE(samples, &SamplesType)) {  /* the usual: written in place, no objects kept */
             double *d = samples_next((SamplesObject *)samples);
             d[0] = t_now;
-            for (int k = 0; k < 4; k++) {
-                d[k + 1] = v[k];
-                Py_DECREF(f[k]);
-            }
+            memcpy(d + 1, v, sizeof v);
             Py_DECREF(samples);
             continue;
         }
-        PyObject *sample = PyTuple_New(5);  /* (now, x, y, z, yaw): it takes over the floats */
+        PyObject *sample = Py_BuildValue("(Odddd)", now, v[0], v[1], v[2], v[3]);
         if (sample == NULL) {
-            for (int k = 0; k < 4; k++)
-                Py_DECREF(f[k]);
             Py_DECREF(samples);
             goto fail;
         }
-        Py_INCREF(now);
-        PyTuple_SET_ITEM(sample, 0, now);
-        for (int k = 0; k < 4; k++)
-            PyTuple_SET_ITEM(sample, k + 1, f[k]);
         PyObject *r = PyObject_CallMethodOneArg(samples, str_append, sample);
         Py_DECREF(samples);
         Py_DECREF(sample);
@@ -294,12 +268,10 @@ static PyObject *apply_moves(PyObject *Py_UNUSED(module), PyObject *const *args,
             goto fail;
         Py_DECREF(r);
     }
+    Py_DECREF(rows);
     return Py_BuildValue("(nnnN)", applied, bad, unknown, own);
-fail_row:
-    for (int k = 0; k < 4; k++)
-        Py_DECREF(f[k]);
-    Py_DECREF(guid);
 fail:
+    Py_DECREF(rows);
     Py_DECREF(own);
     return NULL;
 }

@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from gamelogic.operations import Create, Delete, Disappear, Info, Moves, Set, Sight
+from gamelogic.operations import Create, Delete, Disappear, Info, Moves, Set, Sight, unpack_moves
 from gamelogic.worldfile import WorldEntity
 from worldbuilder._commands import (
     UNSET,
@@ -192,7 +192,11 @@ class LiveWorld:
         if isinstance(message, Sight):
             self._sight(message.entity)
         elif isinstance(message, Moves):
-            for row in message.updates or ():
+            try:
+                rows = unpack_moves(message.updates)
+            except (TypeError, ValueError):  # not whole packed rows: ignored, as any malformed perception
+                rows = []
+            for row in rows:
                 self._moved(row)
         elif isinstance(message, Set):
             self._changed(message.target, message.props)

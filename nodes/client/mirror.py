@@ -38,7 +38,21 @@ import attrs
 from engine.login.messages import AvatarState, EnteredWorld, Refused
 from engine.modules.network_messages import ConnectionLost, Welcome
 from gamelogic.classes import ClassTree
-from gamelogic.operations import Death, Disappear, Heard, Hit, Info, Miss, Moves, Set, Sight, Sound, Stats
+from gamelogic.operations import (
+    MOVE_ROW,
+    Death,
+    Disappear,
+    Heard,
+    Hit,
+    Info,
+    Miss,
+    Moves,
+    Set,
+    Sight,
+    Sound,
+    Stats,
+    unpack_moves,
+)
 from gamelogic.stage import Stage, Wall
 from gamelogic.terrain import Hill, Terrain
 from gamelogic.worldfile import WorldEntity
@@ -445,7 +459,7 @@ class WorldMirror:
             self._stage_changed()
 
     def _moves(self, m: Moves, now: float) -> None:
-        if not isinstance(m.updates, list):
+        if type(m.updates) is not bytes or len(m.updates) % MOVE_ROW.size:  # not whole packed rows
             self.counts["bad_moves"] += 1
             return
         applied, bad, unknown, own = _apply_moves(m.updates, self.entities, now, self.me)
@@ -563,31 +577,21 @@ def _ignore(message: Any, now: float) -> None:
     return None
 
 
-def apply_moves_python(rows: list[Any], entities: dict[int, Entity], now: float,
+def apply_moves_python(rows: bytes, entities: dict[int, Entity], now: float,
                        me: int) -> tuple[int, int, int, list[tuple[float, float, float]]]:
-    """``Moves`` rows into the entities' samples: (applied, bad, unknown, own positions).
+    """Packed ``Moves`` rows into the entities' samples: (applied, bad, unknown, own positions).
 
     The reference for ``native/mirror.c``'s ``apply_moves``, which does the
     same in C (tests/client/test_mirror.py holds the two to each other).
-    A row is bad unless it is a list or tuple of five whose last four are
-    numbers ``float()`` takes, all finite; a row for ``me`` is not sampled
-    but handed back for the prediction to reconcile; a guid not known (or
-    not hashable) is counted unknown.
+    ``rows`` is whole :data:`~gamelogic.operations.MOVE_ROW` rows (else
+    ValueError); a row is bad unless x, y, z and yaw are all finite; a row
+    for ``me`` is not sampled but handed back for the prediction to
+    reconcile; a guid not known is counted unknown.
     """
     applied = bad = unknown = 0
     own: list[tuple[float, float, float]] = []
     get = entities.get
-    for row in rows:
-        if type(row) is not list and type(row) is not tuple or len(row) != 5:
-            bad += 1
-            continue
-        guid, x, y, z, yaw = row
-        if type(x) is not float or type(y) is not float or type(z) is not float or type(yaw) is not float:
-            try:
-                x, y, z, yaw = float(x), float(y), float(z), float(yaw)
-            except (TypeError, ValueError, OverflowError):
-                bad += 1
-                continue
+    for guid, x, y, z, yaw in unpack_moves(rows):
         if (x - x) + (y - y) + (z - z) + (yaw - yaw) != 0.0:  # NaN unless all four are finite
             bad += 1
             continue
@@ -595,10 +599,7 @@ def apply_moves_python(rows: list[Any], entities: dict[int, Entity], now: float,
         if me and guid == me:
             own.append((x, y, z))
             continue
-        try:
-            ent = get(guid)
-        except TypeError:  # not hashable
-            ent = None
+        ent = get(guid)
         if ent is None:
             unknown += 1
             continue

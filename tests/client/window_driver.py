@@ -217,8 +217,10 @@ def bad_world(d: Driver, stamp: str) -> None:
                                                  "pos": [106.0, 90.0, 0.0], "health": 900,
                                                  "max_health": 900}),
         ops.Sight(Guid(0), Guid(0), entity={"guid": 7, "class": "pig", "pos": ["x", None]}),
-        ops.Moves(Guid(0), Guid(0), updates=[[424242, 1.0, 2.0, 3.0, 0.0], [dragon, 107.0, 90.0, 0.0, 90.0],
-                                             "junk", [me, float("nan"), 0.0, 0.0, 0.0]]),
+        ops.Moves(Guid(0), Guid(0), updates=ops.pack_moves([[424242, 1.0, 2.0, 3.0, 0.0],
+                                                            [dragon, 107.0, 90.0, 0.0, 90.0],
+                                                            [me, float("nan"), 0.0, 0.0, 0.0]])),
+        ops.Moves(Guid(0), Guid(0), updates=b"junk"),
         ops.Set(Guid(0), Guid(0), target=Guid(99), props={"open": True}),
         ops.Hit(Guid(0), Guid(0), target=Guid(dragon), attacker=Guid(me), damage=5, health=895, what="?"),
     ], d.engine.time)

@@ -3,7 +3,7 @@
 import pytest
 
 from engine.codec import decode, encode
-from gamelogic.operations import Create, Delete, Disappear, Info, Moves, Set, Sight
+from gamelogic.operations import Create, Delete, Disappear, Info, Moves, Set, Sight, pack_moves
 from worldbuilder import EditState, LiveWorld
 
 AVATAR = (7 << 48) | (1 << 20) | 1
@@ -26,7 +26,7 @@ def live():
 def test_sight_moves_set_and_disappear_keep_the_view(live):
     live.receive(sight(PIG, "pig", [300.0, 300.0, 1.0], name="Pig 1"))
     live.receive(Moves(to=AVATAR, frm=0,
-                       updates=[[PIG, 302.0, 301.0, 1.5, 90.0], [12345, 1.0, 1.0, 0.0, 0.0]]))
+                       updates=pack_moves([[PIG, 302.0, 301.0, 1.5, 90.0], [12345, 1.0, 1.0, 0.0, 0.0]])))
     pig = live.entities[PIG]
     assert ((302.0, 301.0, 1.5), 90.0, "Pig 1") == (pig.pos, pig.yaw, pig.name)
     live.receive(Set(to=AVATAR, frm=0, target=PIG, props={"health": 12, "speed": 1.5}))
@@ -37,7 +37,7 @@ def test_sight_moves_set_and_disappear_keep_the_view(live):
 
 def test_malformed_perceptions_are_ignored(live):
     for message in (Sight(to=AVATAR, frm=0, entity=None), Sight(to=AVATAR, frm=0, entity={"guid": "x"}),
-                    Moves(to=AVATAR, frm=0, updates=[["bad"], None, [PIG]]),
+                    Moves(to=AVATAR, frm=0, updates=b"\x01\x02\x03"),
                     Set(to=AVATAR, frm=0, target=PIG, props=None), Disappear(to=AVATAR, frm=0, target=99),
                     Info(to=AVATAR, frm=0, refno=77, text="ok")):
         live.receive(message)
