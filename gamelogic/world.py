@@ -250,13 +250,17 @@ class _MovedRows:
         return at, self.guids[at] == wanted
 
     def packed(self) -> np.ndarray:
-        """The rows as ``MOVE_ROW_DTYPE`` records, by row index (built once, on first use)."""
+        """The rows as ``MOVE_ROW`` bytes, one row of 3 uint64 each, by row index (built on first use).
+
+        Plain uint64 rows, not the records: ``take(rows, axis=0)`` on them
+        is about ten times faster than indexing records with fields.
+        """
         if self._packed is None:
             packed = np.empty(len(self.guids), MOVE_ROW_DTYPE)
             packed["guid"] = self.guids
             for column, name in enumerate(("x", "y", "z", "yaw")):
                 packed[name] = self.values[:, column]
-            self._packed = packed
+            self._packed = packed.view(np.uint64).reshape(len(self.guids), MOVE_ROW.size // 8)
         return self._packed
 
 
@@ -1143,6 +1147,7 @@ class World:
         moved = self._moved
         table = self.spatial.table
         changed, poses, moved_bodies = [], [], []
+        add_pose, add_yaw = poses.extend, poses.append  # flat: x, y, z, yaw of each in turn
         was_inside: list[int] = []  # indexes of moved bodies that stood in a room
         for guid in moved:
             body = bodies.get(guid)
@@ -1150,18 +1155,22 @@ class World:
                 if body.container != OUTDOORS:
                     was_inside.append(len(changed))
                 changed.append(guid)
-                poses.append((*body.pos, body.yaw))
+                add_pose(body.pos)
+                add_yaw(body.yaw)
                 moved_bodies.append(body)
         players = self._players()
         moved_rows = _MovedRows()
         if changed:
-            arr = np.array(poses, np.float64)
+            arr = np.array(poses, np.float64).reshape(len(changed), 4)
             self._place_in_rooms(moved_bodies, arr, was_inside)
-            placed = [i for i, g in enumerate(changed) if g in table]
+            in_table = table._slot
+            placed = [i for i, g in enumerate(changed) if g in in_table]
             if len(placed) < len(changed):  # added this tick: not placed in the table yet
                 for i in set(range(len(changed))) - set(placed):
                     table.set_position(changed[i], arr[i, :3])
-            table.set_positions([changed[i] for i in placed], arr[placed, :3])
+                table.set_positions([changed[i] for i in placed], arr[placed, :3])
+            else:
+                table.set_positions(changed, arr[:, :3])
         if players:  # the update rows are for players only
             moved_rows = self._recent_rows(changed, arr if changed else None)
         else:  # no rows were kept: none may be taken for a later tick's
@@ -1216,7 +1225,7 @@ class World:
             mine = np.flatnonzero(own_hit)
             order = np.insert(picked, ends[mine], own_at[mine])  # after the player's picks (stable on ties)
             ends = ends + np.cumsum(own_hit)
-            blob = moved_rows.packed()[order].tobytes()
+            blob = moved_rows.packed().take(order, axis=0).tobytes()
             size = MOVE_ROW.size
             begin = 0
             for k, end in enumerate(ends.tolist()):
@@ -1380,7 +1389,7 @@ class World:
         slots = np.fromiter((slot_of[o.guid] for _, o in due), np.int64, len(due))
         old = [o.seen_arr if o.seen_arr is not None else _sorted_guids(o.seen) for _, o in due]
         d = view_diffs(off, ents, self._seen_from_outdoors, table.guids, slots, old)
-        self._watching_arrays.append(d.view)
+        self._watching_arrays.append(table.guids[: len(d.seen)][d.seen])  # each once: a short unique
         ends = zip(d.view_end.tolist(), d.added_end.tolist(), d.kept_end.tolist(), d.removed_end.tolist(),
                    strict=True)
         view, added, stayed, removed = d.view, d.added, d.kept, d.removed

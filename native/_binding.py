@@ -299,7 +299,8 @@ def view_diffs(off: np.ndarray, ents: np.ndarray, may_see: np.ndarray, rank: np.
     """Views recomputed from the AOI rows and what changed (``sp_view_diffs``).
 
     Returns ``(view, view_end, added, added_end, kept, kept_end, removed,
-    removed_end)``: observer k's part of each is ``[end[k-1]:end[k]]``.
+    removed_end, seen)``: observer k's part of each is ``[end[k-1]:end[k]]``;
+    ``seen`` is a bool per slot: in some observer's view.
     """
     nrows = off.shape[0] - 1 if isinstance(off, np.ndarray) and off.ndim == 1 and off.shape[0] else 0
     nents = ents.shape[0] if isinstance(ents, np.ndarray) else 0
@@ -313,6 +314,7 @@ def view_diffs(off: np.ndarray, ents: np.ndarray, may_see: np.ndarray, rank: np.
         cap = int((off[at + 1].astype(np.int64) - off[at]).sum())
     view, added, kept = (np.empty(cap, np.uint64) for _ in range(3))
     removed = np.empty(nold, np.uint64)
+    seen = np.zeros(nslots, np.uint8)
     ends = np.empty((4, nobs), np.int64)
     bad = ffi.new("int64_t *")
     got = lib.sp_view_diffs(
@@ -325,13 +327,14 @@ def view_diffs(off: np.ndarray, ents: np.ndarray, may_see: np.ndarray, rank: np.
           for p in (_buf(name, values, np.uint64, (cap,), writable=True),
                     _buf(f"{name}_end", ends[ends_k], np.int64, (nobs,), writable=True))), cap,
         _buf("removed", removed, np.uint64, (nold,), writable=True),
-        _buf("removed_end", ends[3], np.int64, (nobs,), writable=True), nold, bad,
+        _buf("removed_end", ends[3], np.int64, (nobs,), writable=True), nold,
+        _buf("seen", seen, np.uint8, (nslots,), writable=True), bad,
     )
     if got < 0:
         _raise(got, bad[0], "view_diffs", {
             5: "rank (each must be a slot index)", 8: "obs_slot (each must be a row of off)",
             11: "old (each observer's must be strictly ascending)"})
-    return (view[:got], ends[0], added, ends[1], kept, ends[2], removed, ends[3])
+    return (view[:got], ends[0], added, ends[1], kept, ends[2], removed, ends[3], seen.view(bool))
 
 
 BATCH_BAD = -10

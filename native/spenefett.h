@@ -114,6 +114,8 @@ int64_t sp_pick_updates(const uint64_t *seen, const int64_t *seen_off, int64_t n
  * in old), kept (in both), removed (in old, not in view); *_end[k] is
  * where observer k's end. new_cap bounds view, added and kept (the sum of
  * the observers' row lengths is enough), removed_cap removed (nold is).
+ * seen[slot] (nslots, zeroed by the caller) is set to 1 for every slot in
+ * some observer's view.
  * Returns the length of view; SP_ERR_INDEX (*bad = position in ents) for a
  * slot out of range, SP_ERR_ARG with *bad = 5 (rank not in range), 8 (an
  * observer slot not a row), 11 (old not ascending). */
@@ -123,7 +125,7 @@ int64_t sp_view_diffs(const int32_t *off, const int32_t *ents, int64_t nrows, in
                       const uint64_t *old, const int64_t *old_off, int64_t nold,
                       uint64_t *view, int64_t *view_end, uint64_t *added, int64_t *added_end,
                       uint64_t *kept, int64_t *kept_end, int64_t new_cap,
-                      uint64_t *removed, int64_t *removed_end, int64_t removed_cap, int64_t *bad);
+                      uint64_t *removed, int64_t *removed_end, int64_t removed_cap, uint8_t *seen, int64_t *bad);
 
 /* Message batch validation: walk a msgpack batch [[type_id, to, frm, ...], ...]
  * and check every message against its type's schema without building any

@@ -22,7 +22,7 @@ int64_t sp_view_diffs(const int32_t *off, const int32_t *ents, int64_t nrows, in
                       const uint64_t *old, const int64_t *old_off, int64_t nold,
                       uint64_t *view, int64_t *view_end, uint64_t *added, int64_t *added_end,
                       uint64_t *kept, int64_t *kept_end, int64_t new_cap,
-                      uint64_t *removed, int64_t *removed_end, int64_t removed_cap, int64_t *bad)
+                      uint64_t *removed, int64_t *removed_end, int64_t removed_cap, uint8_t *seen, int64_t *bad)
 {
     *bad = 0;
     if (nrows < 0) { *bad = 2; return SP_ERR_ARG; }
@@ -62,6 +62,7 @@ int64_t sp_view_diffs(const int32_t *off, const int32_t *ents, int64_t nrows, in
             }
             if (!may_see[s] || s == me)
                 continue;
+            seen[s] = 1;
             const int32_t r = rank[s];
             const int64_t w = r >> 6;
             bits[w] |= (uint64_t)1 << (r & 63);

@@ -167,7 +167,10 @@ class SpatialTable:
             bad = int(np.flatnonzero(~np.isfinite(positions).all(axis=1))[0])
             raise ValueError(f"position of entity {_show(guids[bad])} is not finite: "
                              f"{positions[bad].tolist()}")
-        slots = np.fromiter((self.slot(g) for g in guids), np.int64, len(guids))
+        try:
+            slots = np.fromiter(map(self._slot.__getitem__, guids), np.int64, len(guids))
+        except KeyError as exc:
+            raise KeyError(f"entity {_show(exc.args[0])} is not in the spatial table") from None
         self.pos[slots] = positions
         cfg = self.config
         nx, ny = cfg.grid

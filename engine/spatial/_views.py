@@ -31,14 +31,16 @@ class ViewDiffs:
 
     Observer k's part of ``view`` is ``view[view_end[k-1]:view_end[k]]``
     (0 for k = 0), and likewise ``added`` (came into view), ``kept`` (in
-    view before and now) and ``removed`` (left the view).
+    view before and now) and ``removed`` (left the view). ``seen``: per
+    table slot, whether it is in some observer's view (a bool array).
     """
 
-    __slots__ = ("view", "view_end", "added", "added_end", "kept", "kept_end", "removed", "removed_end")
+    __slots__ = ("view", "view_end", "added", "added_end", "kept", "kept_end", "removed", "removed_end",
+                 "seen")
 
     def __init__(self, parts: tuple[np.ndarray, ...]):
         (self.view, self.view_end, self.added, self.added_end,
-         self.kept, self.kept_end, self.removed, self.removed_end) = parts
+         self.kept, self.kept_end, self.removed, self.removed_end, self.seen) = parts
 
     def of(self, k: int) -> tuple[list[int], list[int], list[int], list[int]]:
         """Observer k's (view, added, kept, removed) as lists (for tests and tools)."""

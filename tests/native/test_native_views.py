@@ -39,6 +39,8 @@ def test_c_computes_what_the_python_definition_computes(scene):
     got = view_diffs(off, ents, np.array(may_see, bool), np.array(guids, np.uint64),
                      np.array(observers, np.int64), [np.array(v, np.uint64) for v in old])
     assert [got.of(k) for k in range(len(observers))] == [tuple(e) for e in expected]
+    in_a_view = {g for view, *_ in expected for g in view}
+    assert set(np.array(guids, np.uint64)[got.seen].tolist()) == in_a_view
 
 
 def test_an_observer_never_sees_itself_nor_what_it_may_not_see():
