@@ -58,10 +58,11 @@ from gamelogic.terrain import Hill, Terrain
 from gamelogic.worldfile import WorldEntity
 
 try:
+    from native._mirror import Index as _NativeIndex
     from native._mirror import Samples as _NativeSamples
     from native._mirror import apply_moves as _apply_moves_native
 except ImportError:  # a source tree not built: the Python loop and deques, same results
-    _apply_moves_native = _NativeSamples = None
+    _apply_moves_native = _NativeSamples = _NativeIndex = None
 
 __all__ = ["Entity", "Event", "LogLine", "WorldMirror", "apply_moves_python"]
 
@@ -138,6 +139,9 @@ class WorldMirror:
         self.me = 0
         """The player's avatar Guid (0 until EnteredWorld)."""
         self.entities: dict[int, Entity] = {}
+        self._samples_by_guid = _NativeIndex() if _NativeIndex is not None else None
+        """The entities' Samples by Guid, kept with ``entities``: what the C ``Moves`` loop looks rows up
+        in (one probe of a flat table instead of a dict, the entity and its attribute; docs/client.md)."""
         self.world: dict[str, Any] = {}
         """The world Sight's props: size, cell_size, base, hills."""
         self.terrain: Terrain | None = None
@@ -201,6 +205,8 @@ class WorldMirror:
         """Forget the world (back at the login screen); the log stays."""
         self.me = 0
         self.entities.clear()
+        if self._samples_by_guid is not None:
+            self._samples_by_guid.clear()
         self.world = {}
         self.terrain = None
         self.stats = {}
@@ -405,6 +411,8 @@ class WorldMirror:
         if ent is None:
             ent = Entity(guid, cls)
             self.entities[guid] = ent
+            if self._samples_by_guid is not None and 0 < guid < 1 << 64:
+                self._samples_by_guid[guid] = ent.samples
         ent.cls = cls
         ent.name = str(e.get("name", ""))
         ent.wid = str(e.get("id", ""))
@@ -453,6 +461,8 @@ class WorldMirror:
 
     def _disappear(self, m: Disappear, now: float) -> None:
         ent = self.entities.pop(int(m.target), None)
+        if self._samples_by_guid is not None:
+            self._samples_by_guid.discard(int(m.target))
         if ent is None:
             self.counts["unknown_entity"] += 1
         elif self._is_structure(ent):
@@ -462,7 +472,8 @@ class WorldMirror:
         if type(m.updates) is not bytes or len(m.updates) % MOVE_ROW.size:  # not whole packed rows
             self.counts["bad_moves"] += 1
             return
-        applied, bad, unknown, own = _apply_moves(m.updates, self.entities, now, self.me)
+        entities = self._samples_by_guid if self._samples_by_guid is not None else self.entities
+        applied, bad, unknown, own = _apply_moves(m.updates, entities, now, self.me)
         self.updates += applied
         if bad:
             self.counts["bad_moves"] += bad

@@ -291,6 +291,15 @@ def test_the_c_moves_loop_does_what_the_python_loop_does(rows, me):
     for guid, ent in python_entities.items():
         assert list(deque_entities[guid].samples) == list(ent.samples)
 
+    # and through an Index of the entities' rings, as a mirror looks rows up
+    indexed = _entities()
+    index = native_mirror.Index()
+    for guid, ent in indexed.items():
+        index[guid] = ent.samples
+    assert expected == native_mirror.apply_moves(rows, index, 12.5, me)
+    for guid, ent in python_entities.items():
+        assert list(indexed[guid].samples) == list(ent.samples)
+
 
 def test_both_moves_loops_refuse_rows_that_are_not_whole():
     from nodes.client.mirror import apply_moves_python
@@ -344,3 +353,44 @@ def test_a_samples_ring_refuses_what_is_not_a_sample():
     with pytest.raises(TypeError):
         ring.append((1.0, 2.0, "x", 3.0, 4.0))
     assert 0 == len(ring)  # a refused sample leaves nothing behind
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(["set", "del", "discard", "in"]),
+                                st.one_of(st.integers(0, 40), st.integers(0, 2**64 - 1))), max_size=300))
+def test_an_index_holds_what_a_dict_holds(steps):
+    """native._mirror.Index (linear probing, entries shifted back on deletion) against a dict."""
+    native_mirror = pytest.importorskip("native._mirror")
+    index, held = native_mirror.Index(), {}
+    for n, (op, guid) in enumerate(steps):
+        if op == "set":
+            index[guid] = held[guid] = native_mirror.Samples(1 + n % 8)
+        elif op == "del":
+            if guid in held:
+                del index[guid], held[guid]
+            else:
+                with pytest.raises(KeyError):
+                    del index[guid]
+        elif op == "discard":
+            index.discard(guid)
+            held.pop(guid, None)
+        assert (guid in index) == (guid in held)
+    assert len(index) == len(held) and sorted(index.keys()) == sorted(held)
+    assert all(index[g] is samples for g, samples in held.items())
+    with pytest.raises(TypeError):
+        index[1] = [0.0] * 5  # only rings
+    with pytest.raises(KeyError):
+        index[-1] = native_mirror.Samples(2)
+
+
+def test_moves_reach_an_entity_seen_again_and_none_after_it_left(mirror):
+    mirror.apply([sight(PIG, "pig", (110.0, 100.0, 0.0)), moves([PIG, 111.0, 100.0, 0.0, 0.0])], 0.0)
+    assert mirror.position(PIG, 1.0)[0] == 111.0
+    gone = ops.Disappear(Guid(0), Guid(0), target=Guid(PIG))
+    mirror.apply([gone, moves([PIG, 112.0, 100.0, 0.0, 0.0])], 0.1)
+    assert PIG not in mirror.entities and mirror.counts["unknown_entity"] == 1
+    mirror.apply([sight(PIG, "pig", (120.0, 100.0, 0.0)), moves([PIG, 121.0, 100.0, 0.0, 0.0])], 0.2)
+    assert mirror.position(PIG, 1.0)[0] == 121.0
+    mirror.clear()
+    mirror.apply([moves([PIG, 130.0, 100.0, 0.0, 0.0])], 0.3)
+    assert mirror.counts["unknown_entity"] == 2
