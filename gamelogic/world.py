@@ -26,6 +26,8 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import attrs
@@ -185,6 +187,7 @@ class _Arrow:
 
 
 _NO_GUIDS = np.empty(0, np.uint64)
+_position = attrgetter("pos")
 
 
 def _sorted_guids(guids: set[int]) -> np.ndarray:
@@ -1234,12 +1237,16 @@ class World:
                     begin = end
         # 3. send, player by player: Sight, Disappear, Moves
         conn_sight = self.counts
+        described: dict[int, dict[str, Any]] = {}  # a body coming into several views is described once
         for k, observer in enumerate(present):
             conn = observer.conn
             change = changes.get(observer.guid)
             if change is not None:
                 for g in change[0]:
-                    self._send(Sight(Guid(conn), Guid(g), entity=bodies[g].describe()))
+                    entity = described.get(g)
+                    if entity is None:
+                        entity = described[g] = bodies[g].describe()
+                    self._send(Sight(Guid(conn), Guid(g), entity=entity))
                     conn_sight["sights"] += 1
                 for g in change[1]:
                     self._send(Disappear(Guid(conn), Guid(g), target=Guid(g)))
@@ -1284,7 +1291,8 @@ class World:
         player k's rows are ``picked[ends[k-1]:ends[k]]``.
         """
         n = len(present)
-        xy = np.array([(o.pos[0], o.pos[1]) for o in present], np.float64).reshape(n, 2)
+        xyz = np.fromiter(chain.from_iterable(map(_position, present)), np.float64, 3 * n)
+        xy = xyz.reshape(n, 3)[:, :2]
         phase = np.fromiter(((self.tick_no + o.view_bucket) % CATCH_UP for o in present), np.int8, n)
         return pick_updates(kept, xy, phase, moved=moved.guids, ages=moved.ages, moved_xy=moved.values,
                             bands=(NEAR_EVERY_TICK, MID_EVERY_2), masks=(0, 1, CATCH_UP - 1))
