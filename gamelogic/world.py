@@ -335,6 +335,8 @@ class World:
         self._class_ids: dict[str, int] = {}
         """Each entity class as a number (from 1), the body's ``tag`` in the spatial table."""
         self._marker_ids = np.zeros(1, bool)
+        self._structure_ids = np.zeros(1, bool)
+        self._may_see_base = np.zeros(1, bool)
         """Per class number: is it a marker (never seen by players)? Grown with ``_class_ids``."""
         self._indoors: set[int] = set()
         """Bodies whose ``container`` is a room (kept by :meth:`_contain`)."""
@@ -1183,13 +1185,13 @@ class World:
         guids = table.guids
         sees, sees_from = self._sight_rule()
         self._sees = sees
-        hidden = self._hidden_bodies(players, sees_from)
+        self._may_see_masks(players, sees_from)
         bucket = self.tick_no % VIEW_EVERY
         # 1. the views due for recomputation this tick (Sight and Disappear kept for step 3)
         present: list[Body] = []
         changes: dict[int, tuple[list[int], list[int]]] = {}
         kept: list[np.ndarray] = []
-        due: list[tuple[int, Body]] = []  # (index into kept, player) of the outdoor players, done in numpy
+        due: dict[str, list[tuple[int, Body]]] = {}  # (index into kept, player) by where it stands
         rows_n = len(off) - 1
         for observer in players:
             if observer.guid not in table:
@@ -1202,23 +1204,21 @@ class World:
                 continue
             kept.append(_NO_GUIDS)
             slot = table.slot(observer.guid)
-            if not observer.designer and observer.container == OUTDOORS and slot < rows_n:
-                due.append((len(kept) - 1, observer))
+            if not observer.designer and slot < rows_n:
+                due.setdefault(observer.container, []).append((len(kept) - 1, observer))
                 continue
             observer.viewed = True
             visible: set[int] = set()
-            if slot < rows_n:
+            if slot < rows_n:  # a designer: everything but the dead
                 visible = set(guids[ents[off[slot] : off[slot + 1]]].tolist())
                 visible.discard(observer.guid)
                 visible &= bodies.keys()
-                if observer.designer:
-                    visible -= {g for g in visible if bodies[g].dead_until > self.now}
-                else:
-                    visible -= hidden
-                    visible = {g for g in visible if sees(observer, bodies[g])}  # indoors
+                visible -= {g for g in visible if bodies[g].dead_until > self.now}
             self._new_view(observer, visible, None, changes, kept, bool(moved_rows))
-        if due:
-            self._outdoor_views(due, off, ents, changes, kept, bool(moved_rows))
+        for container, group in due.items():
+            outdoors = container == OUTDOORS
+            may_see = self._seen_from_outdoors if outdoors else self._seen_from(container, sees_from)
+            self._views(group, may_see, off, ents, changes, kept, bool(moved_rows))
         # 2. the Moves rows of every player at once: what it saw and still sees, among the moved
         updates = [b""] * len(present)  # each player's Moves: packed rows (MOVE_ROW), its own last
         if moved_rows and present:
@@ -1337,43 +1337,61 @@ class World:
             due += self._perceivers[self.tick_no % PERCEIVE_EVERY]
         return due
 
-    def _hidden_bodies(self, players: list[Body], sees_from: Callable[[str, Body], bool]) -> set[int]:
-        """Bodies players never see (markers, the dead waiting to rise).
+    def _may_see_masks(self, players: list[Body], sees_from: Callable[[str, Body], bool]) -> None:
+        """Per table slot, whether a player may see the body there: ``_may_see_base`` (a body, not
+        a marker, not a player dead and waiting to rise) and ``_seen_from_outdoors`` (of those, what
+        a player standing outdoors sees: outdoors, or in a room the stage lets the outdoors see into).
 
-        Also ``_seen_from_outdoors``: per table slot, whether a player
-        standing outdoors may see the body there (a body, not hidden, and
-        outdoors or in a room the stage lets the outdoors see into); read by
-        :meth:`_outdoor_views`. The stage's rule depends only on the two
-        containers, so it is the same for every player outdoors. Markers
-        are found by the class number each slot is tagged with, the dead
-        among the players (only players wait dead), and the stage's rule
-        is asked only of the bodies in rooms: no loop over every body.
+        The stage's rule depends only on the two containers, so it is the
+        same for every player outdoors. Markers are found by the class number
+        each slot is tagged with, the dead among the players (only players
+        wait dead), and the stage's rule is asked only of the bodies in
+        rooms: no loop over every body.
         """
-        hidden: set[int] = set()
         if not players:
-            return hidden
+            return
         table = self.spatial.table
         n = table.n
         if len(self._marker_ids) <= len(self._class_ids):
             is_a = self.tree.is_a
             ids = sorted(self._class_ids.items(), key=lambda item: item[1])
             self._marker_ids = np.array([False] + [is_a(c, "marker") for c, _ in ids], bool)
+            self._structure_ids = np.array([False] + [is_a(c, "building") or is_a(c, "door") for c, _ in ids],
+                                           bool)
         alive = table.alive[:n].astype(bool)
-        marker = self._marker_ids[table.tag[:n]] & alive
-        hidden.update(table.guids[:n][marker].tolist())
         may_see = np.zeros(max(n, 1), bool)
-        may_see[:n] = alive & ~marker
-        for guid, slot in self._dead_players():
-            hidden.add(guid)
+        may_see[:n] = alive & ~self._marker_ids[table.tag[:n]]
+        for _, slot in self._dead_players():
             may_see[slot] = False
-        slot_of = table._slot
-        bodies = self.bodies
-        for g in self._indoors:
-            b, slot = bodies.get(g), slot_of.get(g)
-            if b is not None and slot is not None and not sees_from(OUTDOORS, b):
+        self._may_see_base = may_see.copy()
+        for slot, body in self._indoor_slots():
+            if not sees_from(OUTDOORS, body):
                 may_see[slot] = False
         self._seen_from_outdoors = may_see
-        return hidden
+
+    def _indoor_slots(self) -> list[tuple[int, Body]]:
+        """(table slot, body) of the bodies standing in rooms."""
+        slot_of, bodies = self.spatial.table._slot, self.bodies
+        return [(slot, b) for g in self._indoors
+                if (b := bodies.get(g)) is not None and (slot := slot_of.get(g)) is not None]
+
+    def _seen_from(self, room: str, sees_from: Callable[[str, Body], bool]) -> np.ndarray:
+        """Per table slot, whether a player standing in ``room`` may see the body there.
+
+        As :meth:`_may_see_masks` does for the outdoors: what is outdoors is
+        seen if an open door joins the room to the outdoors, walls and doors
+        always (from both sides); each body in a room is asked of the stage.
+        """
+        table = self.spatial.table
+        n = table.n
+        base = self._may_see_base
+        out_ok = any(d.id in self.open_doors for d in self.stage.doors_between(room, OUTDOORS))
+        may_see = base.copy()
+        if not out_ok:
+            may_see[:n] &= self._structure_ids[table.tag[:n]]
+        for slot, body in self._indoor_slots():
+            may_see[slot] = bool(base[slot]) and sees_from(room, body)
+        return may_see
 
     def _dead_players(self) -> list[tuple[int, int]]:
         """(Guid, table slot) of the players dead and waiting to rise: only players wait dead."""
@@ -1381,14 +1399,13 @@ class World:
         return [(b.guid, slot) for b in self._player_bodies.values()
                 if b.dead_until > now and (slot := slot_of.get(b.guid)) is not None]
 
-    def _outdoor_views(self, due: list[tuple[int, Body]], off: np.ndarray, ents: np.ndarray,
-                       changes: dict[int, tuple[list[int], list[int]]],
-                       kept: list[np.ndarray], moves: bool) -> None:
-        """The views of players standing outdoors, recomputed together in numpy.
+    def _views(self, due: list[tuple[int, Body]], may_see: np.ndarray, off: np.ndarray, ents: np.ndarray,
+               changes: dict[int, tuple[list[int], list[int]]], kept: list[np.ndarray], moves: bool) -> None:
+        """The views of the players in ``due``, who all stand in one place (outdoors, or one room).
 
-        The same rule as for one player (what the AOI row holds, less
-        itself, the hidden and the bodies gone; a body indoors only if the
-        stage lets it be seen), for every due player in one C call
+        What each one's AOI row holds, less itself, of what ``may_see``
+        lets a player standing there see (:meth:`_may_see_masks`,
+        :meth:`_seen_from`), for every due player in one C call
         (:func:`engine.spatial.view_diffs`) that also finds what came and
         went; a player's ``seen`` set is only touched where its view changed.
         """
@@ -1396,7 +1413,7 @@ class World:
         slot_of = table._slot
         slots = np.fromiter((slot_of[o.guid] for _, o in due), np.int64, len(due))
         old = [o.seen_arr if o.seen_arr is not None else _sorted_guids(o.seen) for _, o in due]
-        d = view_diffs(off, ents, self._seen_from_outdoors, table.guids, slots, old)
+        d = view_diffs(off, ents, may_see, table.guids, slots, old)
         self._watching_arrays.append(table.guids[: len(d.seen)][d.seen])  # each once: a short unique
         ends = zip(d.view_end.tolist(), d.added_end.tolist(), d.kept_end.tolist(), d.removed_end.tolist(),
                    strict=True)
