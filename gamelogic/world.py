@@ -1452,7 +1452,9 @@ class World:
         candidates of every due NPC are picked out of the AOI rows in one
         numpy pass (noticed class, alive, about within sight on the float32
         table), so a pig among fifty pigs costs no Python loop; only those
-        are tested exactly (distance on the bodies' positions, the stage).
+        are tested exactly: the distance on the bodies' own positions in one
+        numpy pass over the pairs (each candidate body read once), the
+        stage asked only of the pairs where one of the two is in a room.
         """
         table = self.spatial.table
         off, ents = self.spatial.aoi.csr()
@@ -1493,29 +1495,38 @@ class World:
             self._perceivers[due[i].guid % PERCEIVE_EVERY].discard(due[i].guid)
             self._far_sighted.add(due[i].guid)
         e, owner = e[near], owner[near]
-        found = guids[e].tolist()
-        cuts = np.searchsorted(owner, np.arange(len(due) + 1)).tolist()
-        sights = sight.tolist()
+        # the exact test, on the bodies' own (float64) positions, per candidate body, not per pair
+        cand, which = np.unique(e, return_inverse=True)
+        others = [bodies.get(g) for g in guids[cand].tolist()]
+        there = np.fromiter((o is not None and o.dead_until <= now for o in others), bool, len(others))
+        far = (np.inf, np.inf)  # a body gone: never within sight
+        oxy = np.fromiter(chain.from_iterable(o.pos[:2] if o is not None else far for o in others),
+                          np.float64, 2 * len(others)).reshape(-1, 2)
+        bxy = np.fromiter(chain.from_iterable(b.pos[:2] for b in due), np.float64, 2 * len(due))
+        bxy = bxy.reshape(-1, 2)
+        dx = oxy[which, 0] - bxy[owner, 0]
+        dy = oxy[which, 1] - bxy[owner, 1]
+        ok = there[which] & (dx**2 + dy**2 <= np.square(sight)[owner])
+        inside = np.zeros(len(others), bool)  # the stage is asked only where a room is involved
+        for k, o in enumerate(others):
+            if o is not None and o.container != OUTDOORS:
+                inside[k] = True
+        npc_inside = np.fromiter((b.container != OUTDOORS for b in due), bool, len(due))
+        ask = np.flatnonzero(ok & (inside[which] | npc_inside[owner]))
         sees = self._sees
+        for p, k, i in zip(ask.tolist(), which[ask].tolist(), owner[ask].tolist(), strict=True):
+            ok[p] = sees(due[i], others[k])
+        which, owner = which[ok], owner[ok]
+        cuts = np.searchsorted(owner, np.arange(len(due) + 1)).tolist()
+        told: list[list[Any] | None] = [None] * len(others)  # what an NPC is told of a body: shared
+        for k in np.unique(which).tolist():
+            o = others[k]
+            told[k] = [o.guid, o.cls, round(o.pos[0], 2), round(o.pos[1], 2), o.health, o.leader]
+        seen_by = which.tolist()
         rows = []
-        told: dict[int, list[Any]] = {}  # what an NPC is told of a body: the same for every NPC this tick
         for i, body in enumerate(due):
-            seen = []
             a, b = cuts[i], cuts[i + 1]
-            if a < b:
-                bx, by = body.pos[0], body.pos[1]
-                reach = sights[i] * sights[i]
-                for g in found[a:b]:
-                    other = bodies.get(g)
-                    if other is None or other.dead_until > now:
-                        continue
-                    ox, oy = other.pos[0], other.pos[1]
-                    if (ox - bx) ** 2 + (oy - by) ** 2 <= reach and sees(body, other):
-                        row = told.get(g)
-                        if row is None:
-                            row = told[g] = [g, other.cls, round(ox, 2), round(oy, 2), other.health,
-                                             other.leader]
-                        seen.append(row)
+            seen = [told[k] for k in seen_by[a:b]] if a < b else []
             rows.append([body.guid, body.cls, round(body.pos[0], 2), round(body.pos[1], 2), body.health,
                          body.hurt_by, body.leader, list(body.home), seen])
             body.hurt_by = 0
