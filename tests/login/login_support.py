@@ -2,6 +2,7 @@
 
 import io
 import sqlite3
+import time
 from pathlib import Path
 
 from nodes.cluster import Cluster
@@ -27,9 +28,18 @@ class LoginCluster:
     def stop(self):
         self.cluster.stop()
 
-    def clients_of(self, role):
-        rows = self.cluster.tool.refresh_directory()
-        return next(r[4]["clients"] for r in rows if r[1] == role and r[3])
+    def clients_of(self, role, timeout=10.0):
+        """Where the live ``role`` node takes clients. A node the GLD declared dead while the whole
+        machine stalled for a few seconds (CI once: every node silent 6 s) is back at its next
+        heartbeat, so this waits for it rather than failing on the directory of that moment."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.cluster.tool.refresh_directory()
+            found = next((r[4]["clients"] for r in rows if r[1] == role and r[3]), None)
+            if found is not None or time.monotonic() > deadline:
+                assert found is not None, f"no live {role} node in the directory: {rows}"
+                return found
+            time.sleep(0.2)
 
     @property
     def login_address(self):
