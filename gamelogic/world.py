@@ -228,10 +228,9 @@ class _MovedRows:
     of one ``tobytes()`` of the rows all players get this tick.
     """
 
-    __slots__ = ("guids", "values", "ages", "_packed")
+    __slots__ = ("guids", "values", "ages")
 
     def __init__(self, guids: list[int] | None = None, poses: np.ndarray | None = None):
-        self._packed: np.ndarray | None = None
         if not guids or poses is None:
             self.guids, self.values, self.ages = _NO_GUIDS, np.empty((0, 4)), np.empty(0, np.int8)
             return
@@ -276,18 +275,16 @@ class _MovedRows:
         return at, self.guids[at] == wanted
 
     def packed(self) -> np.ndarray:
-        """The rows as ``MOVE_ROW`` bytes, one row of 3 uint64 each, by row index (built on first use).
+        """The rows as ``MOVE_ROW`` bytes, one row of 3 uint64 each, by row index.
 
         Plain uint64 rows, not the records: ``take(rows, axis=0)`` on them
         is about ten times faster than indexing records with fields.
         """
-        if self._packed is None:
-            packed = np.empty(len(self.guids), MOVE_ROW_DTYPE)
-            packed["guid"] = self.guids
-            for column, name in enumerate(("x", "y", "z", "yaw")):
-                packed[name] = self.values[:, column]
-            self._packed = packed.view(np.uint64).reshape(len(self.guids), MOVE_ROW.size // 8)
-        return self._packed
+        packed = np.empty(len(self.guids), MOVE_ROW_DTYPE)
+        packed["guid"] = self.guids
+        for column, name in enumerate(("x", "y", "z", "yaw")):
+            packed[name] = self.values[:, column]
+        return packed.view(np.uint64).reshape(len(self.guids), MOVE_ROW.size // 8)
 
 
 class World:
@@ -354,13 +351,12 @@ class World:
         """The views computed this tick (their union joins ``_watching_ticks``)."""
         self._watching_ticks: list[np.ndarray] = []
         """Per tick of this cycle, the Guids its views held (their union becomes ``_watched``)."""
-        self._seen_from_outdoors = np.zeros(1, bool)
         self._class_ids: dict[str, int] = {}
         """Each entity class as a number (from 1), the body's ``tag`` in the spatial table."""
         self._marker_ids = np.zeros(1, bool)
-        self._structure_ids = np.zeros(1, bool)
-        self._may_see_base = np.zeros(1, bool)
         """Per class number: is it a marker (never seen by players)? Grown with ``_class_ids``."""
+        self._structure_ids = np.zeros(1, bool)
+        """Per class number: is it a wall or a door (seen from both sides)? Grown with ``_class_ids``."""
         self._indoors: set[int] = set()
         """Bodies whose ``container`` is a room (kept by :meth:`_contain`)."""
         self._sees: Callable[[Body, Body], bool] = self.sees
@@ -656,11 +652,7 @@ class World:
             body = get(row[0])
             if body is None:
                 continue
-            x, y, z = row[1], row[2], row[3]
-            if type(x) is float and type(y) is float and type(z) is float:  # as msgpack decodes them
-                body.pos = [x, y, z]
-            else:
-                body.pos = [float(x), float(y), float(z)]
+            body.pos = [float(row[1]), float(row[2]), float(row[3])]
             moved(body.guid)
 
     def on_projectile_hits(self, hits: list[list[Any]]) -> None:
@@ -973,9 +965,11 @@ class World:
             return True  # walls and doors are seen from both sides
         return self.stage.can_see(observer.pos, target.pos, self.open_doors)
 
-    def _sight_rule(self) -> tuple[Callable[[Body, Body], bool], Callable[[str, Body], bool]]:
-        """:meth:`sees` for this tick's views, once every body's ``container`` is current; and the
-        same rule from a container (``sees_from(container, target)``).
+    def _sight_rule(self) -> tuple[Callable[[Body, Body], bool], Callable[[str, Body], bool],
+                                   Callable[[str, str], bool]]:
+        """:meth:`sees` for this tick's views, once every body's ``container`` is current; the
+        same rule from a container (``sees_from(container, target)``); and whether an open door
+        joins two containers (``joined(a, b)``), the part of the rule that is not about the target.
 
         The stage's rule depends only on the two containers (and the open
         doors), so each pair of containers is worked out once a tick, not
@@ -995,6 +989,9 @@ class World:
                 s = structure[target.cls] = is_a(target.cls, "building") or is_a(target.cls, "door")
             if s:
                 return True  # walls and doors are seen from both sides
+            return joined(a, b)
+
+        def joined(a: str, b: str) -> bool:
             v = pairs.get((a, b))
             if v is None:
                 v = pairs[(a, b)] = any(d.id in open_doors for d in stage.doors_between(a, b))
@@ -1004,7 +1001,7 @@ class World:
             a = observer.container
             return a == target.container or sees_from(a, target)
 
-        return sees, sees_from
+        return sees, sees_from, joined
 
     def _visible_to(self, observer: Body, target: Body) -> bool:
         if target.guid == observer.guid or target.dead_until > self.now:
@@ -1210,9 +1207,8 @@ class World:
         self.spatial.step(0.0, due=self._views_read())
         off, ents = self.spatial.aoi.csr()
         guids = table.guids
-        sees, sees_from = self._sight_rule()
+        sees, sees_from, joined = self._sight_rule()
         self._sees = sees
-        self._may_see_masks(players, sees_from)
         bucket = self.tick_no % VIEW_EVERY
         # 1. the views due for recomputation this tick (Sight and Disappear kept for step 3)
         present: list[Body] = []
@@ -1242,9 +1238,9 @@ class World:
                 visible &= bodies.keys()
                 visible -= {g for g in visible if bodies[g].dead_until > self.now}
             self._new_view(observer, visible, None, changes, kept, bool(moved_rows))
-        for container, group in due.items():
-            outdoors = container == OUTDOORS
-            may_see = self._seen_from_outdoors if outdoors else self._seen_from(container, sees_from)
+        seeable = self._seeable() if due else None
+        for place, group in due.items():
+            may_see = self._seen_from(place, seeable, sees_from, joined)
             self._views(group, may_see, off, ents, changes, kept, bool(moved_rows))
         # 2. the Moves rows of every player at once: what it saw and still sees, among the moved
         updates = [b""] * len(present)  # each player's Moves: packed rows (MOVE_ROW), its own last
@@ -1364,19 +1360,14 @@ class World:
             due += self._perceivers[self.tick_no % PERCEIVE_EVERY]
         return due
 
-    def _may_see_masks(self, players: list[Body], sees_from: Callable[[str, Body], bool]) -> None:
-        """Per table slot, whether a player may see the body there: ``_may_see_base`` (a body, not
-        a marker, not a player dead and waiting to rise) and ``_seen_from_outdoors`` (of those, what
-        a player standing outdoors sees: outdoors, or in a room the stage lets the outdoors see into).
+    def _seeable(self) -> np.ndarray:
+        """Per table slot, whether a player may see the body there from somewhere: a body, not a
+        marker, not a player dead and waiting to rise.
 
-        The stage's rule depends only on the two containers, so it is the
-        same for every player outdoors. Markers are found by the class number
-        each slot is tagged with, the dead among the players (only players
-        wait dead), and the stage's rule is asked only of the bodies in
-        rooms: no loop over every body.
+        Markers are found by the class number each slot is tagged with and
+        the dead among the players (only players wait dead): no loop over
+        every body.
         """
-        if not players:
-            return
         table = self.spatial.table
         n = table.n
         if len(self._marker_ids) <= len(self._class_ids):
@@ -1385,16 +1376,11 @@ class World:
             self._marker_ids = np.array([False] + [is_a(c, "marker") for c, _ in ids], bool)
             self._structure_ids = np.array([False] + [is_a(c, "building") or is_a(c, "door") for c, _ in ids],
                                            bool)
-        alive = table.alive[:n].astype(bool)
         may_see = np.zeros(max(n, 1), bool)
-        may_see[:n] = alive & ~self._marker_ids[table.tag[:n]]
+        may_see[:n] = table.alive[:n].astype(bool) & ~self._marker_ids[table.tag[:n]]
         for _, slot in self._dead_players():
             may_see[slot] = False
-        self._may_see_base = may_see.copy()
-        for slot, body in self._indoor_slots():
-            if not sees_from(OUTDOORS, body):
-                may_see[slot] = False
-        self._seen_from_outdoors = may_see
+        return may_see
 
     def _indoor_slots(self) -> list[tuple[int, Body]]:
         """(table slot, body) of the bodies standing in rooms."""
@@ -1402,22 +1388,23 @@ class World:
         return [(slot, b) for g in self._indoors
                 if (b := bodies.get(g)) is not None and (slot := slot_of.get(g)) is not None]
 
-    def _seen_from(self, room: str, sees_from: Callable[[str, Body], bool]) -> np.ndarray:
-        """Per table slot, whether a player standing in ``room`` may see the body there.
+    def _seen_from(self, place: str, seeable: np.ndarray, sees_from: Callable[[str, Body], bool],
+                   joined: Callable[[str, str], bool]) -> np.ndarray:
+        """Per table slot, whether a player standing in ``place`` (outdoors, or a room) sees the
+        body there, of the ``seeable`` ones.
 
-        As :meth:`_may_see_masks` does for the outdoors: what is outdoors is
-        seen if an open door joins the room to the outdoors, walls and doors
-        always (from both sides); each body in a room is asked of the stage.
+        The stage's rule depends only on the two containers, so it is the
+        same for every player standing there: what is outdoors is seen from
+        outdoors, or from a room an open door joins to the outdoors; walls
+        and doors always (from both sides); only the bodies in rooms are
+        asked of the stage one by one.
         """
-        table = self.spatial.table
-        n = table.n
-        base = self._may_see_base
-        out_ok = any(d.id in self.open_doors for d in self.stage.doors_between(room, OUTDOORS))
-        may_see = base.copy()
-        if not out_ok:
-            may_see[:n] &= self._structure_ids[table.tag[:n]]
+        may_see = seeable.copy()
+        if place != OUTDOORS and not joined(place, OUTDOORS):
+            table = self.spatial.table
+            may_see[: table.n] &= self._structure_ids[table.tag[: table.n]]
         for slot, body in self._indoor_slots():
-            may_see[slot] = bool(base[slot]) and sees_from(room, body)
+            may_see[slot] = bool(seeable[slot]) and sees_from(place, body)
         return may_see
 
     def _dead_players(self) -> list[tuple[int, int]]:
@@ -1431,8 +1418,7 @@ class World:
         """The views of the players in ``due``, who all stand in one place (outdoors, or one room).
 
         What each one's AOI row holds, less itself, of what ``may_see``
-        lets a player standing there see (:meth:`_may_see_masks`,
-        :meth:`_seen_from`), for every due player in one C call
+        lets a player standing there see (:meth:`_seen_from`), for every due player in one C call
         (:func:`engine.spatial.view_diffs`) that also finds what came and
         went; a player's ``seen`` set is only touched where its view changed.
         """
@@ -1534,10 +1520,8 @@ class World:
         dx = oxy[which, 0] - bxy[owner, 0]
         dy = oxy[which, 1] - bxy[owner, 1]
         ok = there[which] & (dx**2 + dy**2 <= np.square(sight)[owner])
-        inside = np.zeros(len(others), bool)  # the stage is asked only where a room is involved
-        for k, o in enumerate(others):
-            if o is not None and o.container != OUTDOORS:
-                inside[k] = True
+        # the stage is asked only where a room is involved
+        inside = np.fromiter((o is not None and o.container != OUTDOORS for o in others), bool, len(others))
         npc_inside = np.fromiter((b.container != OUTDOORS for b in due), bool, len(due))
         ask = np.flatnonzero(ok & (inside[which] | npc_inside[owner]))
         sees = self._sees

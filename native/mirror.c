@@ -7,17 +7,16 @@
  * loop (unpack, finiteness checks, a dict lookup, a sample appended) was
  * most of a bots process (nodes/client/mirror.py).
  *
- * apply_moves(rows, entities, now, me) does what apply_moves_python does,
- * row by row, and returns (applied, bad, unknown, own):
+ * apply_moves(rows, index, now, me) does what apply_moves_python does
+ * with the mirror's entities, row by row, the entities' Samples found in an
+ * Index (below), and returns (applied, bad, unknown, own):
  *   - rows not a whole number of rows raise ValueError (the caller checks);
  *   - a row whose x, y, z, yaw are not all finite is counted bad;
  *   - a row for ``me`` (when ``me`` is not 0) is counted applied and its
  *     (x, y, z) goes into ``own``, for the caller to reconcile in order;
- *   - a row for a guid not in ``entities`` is applied but counted unknown;
- *   - otherwise (now, x, y, z, yaw) is appended to that entity's
- *     ``samples``.
- * Anything else going wrong (an entity without ``samples``) raises, as the
- * Python loop would. tests/client/test_mirror.py checks both loops agree.
+ *   - a row for a guid not in the index is applied but counted unknown;
+ *   - otherwise (now, x, y, z, yaw) is written into that entity's Samples.
+ * tests/client/test_mirror.py checks both loops agree.
  *
  * Samples is where an entity keeps its latest positions: a ring of
  * (time, x, y, z, yaw) as doubles inside the object, read as tuples and
@@ -32,8 +31,6 @@
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
-
-static PyObject *str_samples, *str_append;
 
 /* -- Samples: a ring of (time, x, y, z, yaw) ----------------------------------------------- */
 
@@ -441,21 +438,20 @@ static double read_f32(const unsigned char *p) {
 #define ROW_BYTES 24  /* gamelogic.operations.MOVE_ROW: "<Q4f" */
 
 PyDoc_STRVAR(apply_moves_doc,
-"apply_moves(rows, entities, now, me) -> (applied, bad, unknown, own)\n\n"
-"Append (now, x, y, z, yaw) to entities[guid].samples (a dict of entities) or to entities[guid]\n"
-"(an Index of Samples) for each valid packed row; see native/mirror.c.");
+"apply_moves(rows, index, now, me) -> (applied, bad, unknown, own)\n\n"
+"Append (now, x, y, z, yaw) to index[guid] (a Samples) for each valid packed row; see native/mirror.c.");
 
 static PyObject *apply_moves(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "apply_moves(rows, entities, now, me)");
+        PyErr_SetString(PyExc_TypeError, "apply_moves(rows, index, now, me)");
         return NULL;
     }
-    PyObject *rows = args[0], *entities = args[1], *now = args[2], *me = args[3];
-    int indexed = Py_IS_TYPE(entities, &IndexType);
-    if (!PyBytes_Check(rows) || !(indexed || PyDict_Check(entities))) {
-        PyErr_SetString(PyExc_TypeError, "apply_moves: rows must be bytes and entities a dict or an Index");
+    PyObject *rows = args[0], *now = args[2], *me = args[3];
+    if (!PyBytes_Check(rows) || !Py_IS_TYPE(args[1], &IndexType)) {
+        PyErr_SetString(PyExc_TypeError, "apply_moves: rows must be bytes and entities an Index");
         return NULL;
     }
+    const IndexObject *ix = (const IndexObject *)args[1];
     Py_ssize_t size = PyBytes_GET_SIZE(rows);
     if (size % ROW_BYTES) {
         PyErr_Format(PyExc_ValueError, "Moves: %zd bytes is not a whole number of %d-byte rows", size, ROW_BYTES);
@@ -477,7 +473,6 @@ static PyObject *apply_moves(PyObject *Py_UNUSED(module), PyObject *const *args,
     PyObject *own = PyList_New(0);
     if (own == NULL)
         return NULL;
-    Py_INCREF(rows);  /* the buffer stays ours while Python code (a deque's append) may run */
     const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(rows);
     for (Py_ssize_t at = 0; at < size; at += ROW_BYTES) {
         const unsigned char *row = p + at;
@@ -499,57 +494,17 @@ static PyObject *apply_moves(PyObject *Py_UNUSED(module), PyObject *const *args,
             Py_DECREF(xyz);
             continue;
         }
-        if (indexed) {  /* the usual in a client: one probe, the ring written in place */
-            IndexObject *ix = (IndexObject *)entities;
-            PyObject *found = ix->vals[index_probe(ix, g)];
-            if (found == NULL) {
-                unknown++;
-                continue;
-            }
-            double *d = samples_next((SamplesObject *)found);
-            d[0] = t_now;
-            memcpy(d + 1, v, sizeof v);
-            continue;
-        }
-        PyObject *key = PyLong_FromUnsignedLongLong(g);
-        if (key == NULL)
-            goto fail;
-        PyObject *ent = PyDict_GetItemWithError(entities, key);  /* borrowed */
-        Py_DECREF(key);
-        if (ent == NULL) {
-            if (PyErr_Occurred())
-                goto fail;
+        PyObject *found = ix->vals[index_probe(ix, g)];  /* one probe, the ring written in place */
+        if (found == NULL) {
             unknown++;
             continue;
         }
-        Py_INCREF(ent);  /* reading an attribute may run code that changes the dict */
-        PyObject *samples = PyObject_GetAttr(ent, str_samples);
-        Py_DECREF(ent);
-        if (samples == NULL)
-            goto fail;
-        if (Py_IS_TYPE(samples, &SamplesType)) {  /* the usual: written in place, no objects kept */
-            double *d = samples_next((SamplesObject *)samples);
-            d[0] = t_now;
-            memcpy(d + 1, v, sizeof v);
-            Py_DECREF(samples);
-            continue;
-        }
-        PyObject *sample = Py_BuildValue("(Odddd)", now, v[0], v[1], v[2], v[3]);
-        if (sample == NULL) {
-            Py_DECREF(samples);
-            goto fail;
-        }
-        PyObject *r = PyObject_CallMethodOneArg(samples, str_append, sample);
-        Py_DECREF(samples);
-        Py_DECREF(sample);
-        if (r == NULL)
-            goto fail;
-        Py_DECREF(r);
+        double *d = samples_next((SamplesObject *)found);
+        d[0] = t_now;
+        memcpy(d + 1, v, sizeof v);
     }
-    Py_DECREF(rows);
     return Py_BuildValue("(nnnN)", applied, bad, unknown, own);
 fail:
-    Py_DECREF(rows);
     Py_DECREF(own);
     return NULL;
 }
@@ -566,10 +521,6 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__mirror(void) {
-    str_samples = PyUnicode_InternFromString("samples");
-    str_append = PyUnicode_InternFromString("append");
-    if (str_samples == NULL || str_append == NULL)
-        return NULL;
     if (PyType_Ready(&SamplesType) < 0 || PyType_Ready(&IndexType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

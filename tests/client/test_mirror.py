@@ -277,28 +277,26 @@ def test_the_c_moves_loop_does_what_the_python_loop_does(rows, me):
     native_mirror = pytest.importorskip("native._mirror")  # an unbuilt tree has only the Python loop
     python_entities, c_entities = _entities(), _entities()
     expected = apply_moves_python(rows, python_entities, 12.5, me)
-    got = native_mirror.apply_moves(rows, c_entities, 12.5, me)
+    got = native_mirror.apply_moves(rows, _index(native_mirror, c_entities), 12.5, me)  # as a mirror looks up
     assert got == expected
     for guid, ent in python_entities.items():
         assert list(c_entities[guid].samples) == list(ent.samples)
 
-    # entities that keep deques (a source tree without native._mirror.Samples) take the C loop's rows too
+    # entities that keep deques (a source tree without native._mirror) take the same rows
     from collections import deque
     deque_entities = _entities()
     for ent in deque_entities.values():
         ent.samples = deque(maxlen=8)
-    assert expected == native_mirror.apply_moves(rows, deque_entities, 12.5, me)
+    assert expected == apply_moves_python(rows, deque_entities, 12.5, me)
     for guid, ent in python_entities.items():
         assert list(deque_entities[guid].samples) == list(ent.samples)
 
-    # and through an Index of the entities' rings, as a mirror looks rows up
-    indexed = _entities()
+
+def _index(native_mirror, entities):
     index = native_mirror.Index()
-    for guid, ent in indexed.items():
+    for guid, ent in entities.items():
         index[guid] = ent.samples
-    assert expected == native_mirror.apply_moves(rows, index, 12.5, me)
-    for guid, ent in python_entities.items():
-        assert list(indexed[guid].samples) == list(ent.samples)
+    return index
 
 
 def test_both_moves_loops_refuse_rows_that_are_not_whole():
@@ -306,9 +304,10 @@ def test_both_moves_loops_refuse_rows_that_are_not_whole():
 
     native_mirror = pytest.importorskip("native._mirror")
     torn = ops.pack_moves([[PIG, 1.0, 2.0, 3.0, 0.0]])[:-1]
-    for loop in (apply_moves_python, native_mirror.apply_moves):
-        with pytest.raises(ValueError, match="whole number of 24-byte rows"):
-            loop(torn, _entities(), 1.0, ME)
+    with pytest.raises(ValueError, match="whole number of 24-byte rows"):
+        apply_moves_python(torn, _entities(), 1.0, ME)
+    with pytest.raises(ValueError, match="whole number of 24-byte rows"):
+        native_mirror.apply_moves(torn, _index(native_mirror, _entities()), 1.0, ME)
 
 
 _SAMPLE = st.tuples(*[st.floats(allow_nan=False) | st.integers(-2**40, 2**40)] * 5)
